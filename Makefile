@@ -1,0 +1,70 @@
+# replysla: every command a developer or CI needs. The first run makes .venv (the project, with
+# Python 3.12 like the Lambda runtime), .tools (SAM CLI and checkov, whose pins clash with the
+# project's) and node_modules (DynamoDB Local).
+SHELL := /bin/bash
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null) python3)
+TOOLS_PYTHON ?= $(firstword $(shell command -v python3.11 2>/dev/null) $(PYTHON))
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools
+OUT ?= demo-output
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# sam build must find the runtime's interpreter on PATH.
+export PATH := $(dir $(PYTHON)):$(PATH)
+
+.PHONY: help install tools node demo test test-unit lint format check pr clean bench
+
+help:
+	@echo "make demo   run the whole pipeline locally on a simulated week (writes $(OUT)/)"
+	@echo "make test   run every offline test (unit, integration, template checks)"
+	@echo "make lint   ruff, ruff format --check and mypy --strict"
+	@echo "make check  lint and test"
+
+$(BIN)/.installed: pyproject.toml shared/requirements.txt
+	@test -x "$(PYTHON)" || command -v "$(PYTHON)" >/dev/null || { echo "Python 3.12 not found (set PYTHON=...)"; exit 2; }
+	@echo "Creating $(VENV) with $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(TOOLS)/.installed:
+	@echo "Creating $(TOOLS) (SAM CLI, cfn-lint, checkov)"
+	$(TOOLS_PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet 'aws-sam-cli>=1.120' 'cfn-lint>=1.20' 'checkov>=3.2'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(BIN)/.installed
+tools: $(TOOLS)/.installed
+node: node_modules/.installed
+
+demo: install
+	$(BIN)/replysla demo --out $(OUT)
+
+test: install tools node
+	$(BIN)/pytest --cov --cov-report=term:skip-covered -q
+
+test-unit: install
+	$(BIN)/pytest -q tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared/reply_sla functions
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: lint test
+
+pr: check
+
+clean:
+	rm -rf $(VENV) $(TOOLS) node_modules .aws-sam $(OUT) .pytest_cache .mypy_cache .ruff_cache .coverage

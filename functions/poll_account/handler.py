@@ -1,0 +1,46 @@
+"""For each queued poll request: poll one account and store what is new."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from reply_sla.wiring import container
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def poll_one(record: SQSRecord) -> None:
+    app = container()
+    request = record.json_body
+    report = app.poll(str(request["account_id"]), app.clock())
+    metrics.add_metric(name="MessagesIngested", unit=MetricUnit.Count, value=report.stored)
+    metrics.add_metric(name="TurnsOpened", unit=MetricUnit.Count, value=report.turns_opened)
+    metrics.add_metric(
+        name="IngestLag", unit=MetricUnit.Seconds, value=report.max_ingest_lag_seconds
+    )
+    logger.info(
+        "account polled",
+        extra={
+            "account": report.account_id,
+            "fetched": report.fetched,
+            "stored": report.stored,
+            "already_stored": report.already_stored,
+            "turns_opened": report.turns_opened,
+            "pages": report.pages,
+        },
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=poll_one, processor=processor, context=context
+    )

@@ -1,0 +1,567 @@
+"""The thread store on one DynamoDB table (single-table design).
+
+Items (pk / sk):
+- message  `MSG#<account>#<message id>` / `MSG`: keyed by the platform's id, so re-polling a
+  page finds it stored and writes nothing.
+- thread   `THREAD#<account>#<thread id>` / `THREAD`: who spoke last, the open turn, a version.
+- turn     same pk / `TURN#<seq>`; while a ladder level is pending it carries `due_pk` /
+  `due_at` (the sparse `due` index), while open `open_pk` / `open_sk` (the sparse `open` index).
+- event    same pk / `EVT#<seq>#<type>[#level]`: append-only SLA events, one per fact.
+- cursor   `ACCOUNT#<account>` / `CURSOR`: the feeds' positions.
+Messages, turns and events also carry `week_pk` / `week_sk` (the `week` index) so a weekly
+summary queries one brand-week instead of scanning.
+
+A thread's new messages, its state, its turns and their events are written in one transaction,
+so a crash leaves either all of them or none, and a re-poll redoes exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from reply_sla.domain.models import (
+    Direction,
+    Message,
+    SlaEvent,
+    ThreadState,
+    Turn,
+    TurnStatus,
+)
+from reply_sla.domain.weeks import iso_utc, week_bounds, week_of
+from reply_sla.errors import StoreConflict, StoreUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+DUE_INDEX = "due"
+WEEK_INDEX = "week"
+OPEN_INDEX = "open"
+# DynamoDB accepts at most 100 items in one transaction; leave room for thread, turns, events.
+MAX_TRANSACTION_ITEMS = 100
+_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+}
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+
+
+def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class DynamoThreadStore:
+    """ThreadStore on DynamoDB. `zone_of(brand)` gives the brand's IANA zone for week keys."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        zone_of: Callable[[str], str] = lambda _brand: "UTC",
+        due_shards: int = 4,
+        retention_days: int = 400,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._zone_of = zone_of
+        self._shards = max(1, due_shards)
+        self._retention = timedelta(days=retention_days)
+        self._sleep = sleep
+
+    # -- keys -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _thread_pk(account_id: str, thread_id: str) -> str:
+        return f"THREAD#{account_id}#{thread_id}"
+
+    @staticmethod
+    def _message_key(account_id: str, message_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"MSG#{account_id}#{message_id}"}, "sk": {"S": "MSG"}}
+
+    def _shard(self, turn: Turn) -> str:
+        digest = hashlib.sha256(turn.key.encode()).digest()
+        return f"DUE#{digest[0] % self._shards}"
+
+    def _week_pk(self, brand: str, instant: datetime) -> str:
+        return f"WEEK#{brand}#{week_of(instant, self._zone_of(brand))}"
+
+    # -- calls with retries of throttling -------------------------------------------------------
+
+    def _call(self, name: str, **kwargs: Any) -> Any:
+        method = getattr(self._client, name)
+        delay = 0.05
+        for attempt in range(6):
+            try:
+                return method(**kwargs)
+            except ClientError as exc:
+                if _error_code(exc) not in _THROTTLING or attempt == 5:
+                    if _error_code(exc) in _THROTTLING:
+                        raise StoreUnavailable(f"table {self._table} throttled {name}") from exc
+                    raise
+                self._sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _batch_get(
+        self, keys: Sequence[dict[str, Any]], attributes: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            spec: dict[str, Any] = {"Keys": list(keys[start : start + 100])}
+            if attributes:
+                names = {f"#a{i}": name for i, name in enumerate(attributes)}
+                spec["ProjectionExpression"] = ", ".join(names)
+                spec["ExpressionAttributeNames"] = names
+            request: dict[str, Any] = {self._table: spec}
+            for _ in range(8):
+                response = self._call("batch_get_item", RequestItems=request)
+                found.extend(response.get("Responses", {}).get(self._table, []))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                self._sleep(0.05)
+            else:
+                raise StoreUnavailable(f"table {self._table} left keys unprocessed")
+        return [_deserialize(item) for item in found]
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs = {"TableName": self._table, **kwargs}
+        while True:
+            response = self._call("query", **kwargs)
+            for item in response.get("Items", []):
+                yield _deserialize(item)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    # -- messages and threads -----------------------------------------------------------------
+
+    def messages_stored(self, account_id: str, message_ids: Sequence[str]) -> set[str]:
+        """Which of these platform ids are already stored (one batch read per 100)."""
+        keys = [self._message_key(account_id, mid) for mid in dict.fromkeys(message_ids)]
+        return {str(item["message_id"]) for item in self._batch_get(keys, ["message_id"])}
+
+    def thread_of(self, account_id: str, message_ids: Sequence[str]) -> dict[str, str]:
+        """The thread of each stored message among these ids."""
+        keys = [self._message_key(account_id, mid) for mid in dict.fromkeys(message_ids)]
+        items = self._batch_get(keys, ["message_id", "thread_id"])
+        return {str(i["message_id"]): str(i["thread_id"]) for i in items if i.get("thread_id")}
+
+    def load_threads(
+        self, account_id: str, thread_ids: Sequence[str]
+    ) -> dict[str, tuple[ThreadState, Turn | None]]:
+        """Each existing thread's state and its open turn (absent threads are left out)."""
+        keys = [
+            {"pk": {"S": self._thread_pk(account_id, tid)}, "sk": {"S": "THREAD"}}
+            for tid in dict.fromkeys(thread_ids)
+        ]
+        states = {
+            str(i["thread_id"]): ThreadState.model_validate(i)
+            for i in self._batch_get(keys, list(ThreadState.model_fields))
+        }
+        turn_keys = [
+            {
+                "pk": {"S": self._thread_pk(account_id, s.thread_id)},
+                "sk": {"S": f"TURN#{s.open_turn:05d}"},
+            }
+            for s in states.values()
+            if s.open_turn is not None
+        ]
+        open_turns = {t.thread_id: t for t in self._load_turns(turn_keys)}
+        return {tid: (state, open_turns.get(tid)) for tid, state in states.items()}
+
+    def _load_turns(self, keys: Sequence[dict[str, Any]]) -> list[Turn]:
+        return [Turn.model_validate(i) for i in self._batch_get(keys)] if keys else []
+
+    def save_thread(
+        self,
+        state: ThreadState,
+        messages: Sequence[Message],
+        new_turns: Sequence[Turn],
+        changed_turns: Sequence[Turn],
+        events: Sequence[SlaEvent],
+        now: datetime,
+    ) -> None:
+        """Write a thread's new messages, state, turns and events in one transaction.
+
+        `new_turns` are put (they must not exist); `changed_turns` exist and are updated.
+
+        Raises StoreConflict when a message is already stored or the thread moved on since it was
+        read (a concurrent poll): nothing is written and the caller re-reads.
+        """
+        pk = self._thread_pk(state.account_id, state.thread_id)
+        expires = int((now + self._retention).timestamp())
+        actions: list[dict[str, Any]] = []
+        for message in messages:
+            actions.append({"Put": self._message_put(message, now, expires)})
+        thread_item = {
+            "pk": pk,
+            "sk": "THREAD",
+            **state.model_dump(mode="json"),
+            "version": state.version + 1,
+            "updated_at": iso_utc(now),
+        }
+        actions.append(
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _serialize(thread_item),
+                    "ConditionExpression": "attribute_not_exists(pk) OR version = :v",
+                    "ExpressionAttributeValues": {":v": {"N": str(state.version)}},
+                }
+            }
+        )
+        for turn in new_turns:
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _serialize(self._turn_item(turn)),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        for turn in changed_turns:
+            actions.append(self._turn_update(turn))
+        for event in events:
+            actions.append({"Put": self._event_put(event)})
+        if len(actions) > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"{len(actions)} writes exceed one transaction; split the messages")
+        try:
+            self._call("transact_write_items", TransactItems=actions)
+        except ClientError as exc:
+            if _error_code(exc) in {"TransactionCanceledException", "ConditionalCheckFailedException"}:
+                raise StoreConflict(f"thread {state.thread_id} changed while it was written") from exc
+            raise
+
+    def _message_put(self, message: Message, now: datetime, expires: int) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **self._message_key(message.account_id, message.message_id),
+        }
+        body = {
+            **message.model_dump(mode="json"),
+            "ingested_at": iso_utc(now),
+            "ingest_lag_seconds": max(0.0, (now - message.created_at).total_seconds()),
+            "expires_at": expires,
+        }
+        if message.direction is Direction.INBOUND:
+            body["week_pk"] = self._week_pk(message.brand, message.created_at)
+            body["week_sk"] = f"MSG#{iso_utc(message.created_at)}#{message.account_id}#{message.message_id}"
+        item.update(_serialize(body))
+        return {
+            "TableName": self._table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+
+    def _turn_item(self, turn: Turn) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": self._thread_pk(turn.account_id, turn.thread_id),
+            "sk": f"TURN#{turn.seq:05d}",
+            **turn.model_dump(mode="json"),
+            "levels_fired": {k: iso_utc(v) for k, v in turn.levels_fired.items()},
+            "week_pk": self._week_pk(turn.brand, turn.opened_at),
+            "week_sk": f"TURN#{iso_utc(turn.opened_at)}#{turn.key}",
+            "due_iso": iso_utc(turn.due_at),
+        }
+        if turn.status is TurnStatus.OPEN:
+            item["open_pk"] = f"OPEN#{turn.brand}"
+            item["open_sk"] = f"{iso_utc(turn.due_at)}#{turn.key}"
+        if turn.next_level_at is not None and turn.status is TurnStatus.OPEN:
+            item["due_pk"] = self._shard(turn)
+            item["due_at"] = iso_utc(turn.next_level_at)
+        return item
+
+    def _turn_update(self, turn: Turn) -> dict[str, Any]:
+        """Update only the fields the clock owns, so a level claimed by a concurrent check is
+        never overwritten."""
+        item = self._turn_item(turn)
+        owned = [
+            "status",
+            "inbound_count",
+            "replied_at",
+            "reply_message_id",
+            "response_seconds",
+            "breached",
+            "closed_reason",
+        ]
+        names = {f"#{n}": n for n in owned}
+        values: dict[str, Any] = {":open": {"S": TurnStatus.OPEN.value}}
+        sets: list[str] = []
+        removes: list[str] = []
+        for field in owned:
+            if item.get(field) is None:
+                removes.append(f"#{field}")
+            else:
+                sets.append(f"#{field} = :{field}")
+                values[f":{field}"] = _serializer.serialize(_to_dynamo(item[field]))
+        if turn.status is not TurnStatus.OPEN:
+            removes += ["due_pk", "due_at", "open_pk", "open_sk", "next_level", "next_level_at"]
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+                "UpdateExpression": expression,
+                "ConditionExpression": "#status = :open",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _event_put(self, event: SlaEvent) -> dict[str, Any]:
+        item = {
+            "pk": self._thread_pk(event.account_id, event.thread_id),
+            "sk": f"EVT#{event.event_id}",
+            **event.model_dump(mode="json"),
+            "week_pk": self._week_pk(event.brand, event.at),
+            "week_sk": f"EVT#{iso_utc(event.at)}#{event.account_id}#{event.thread_id}#{event.event_id}",
+        }
+        return {
+            "TableName": self._table,
+            "Item": _serialize(item),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+
+    def record_event(self, event: SlaEvent) -> bool:
+        """Append an event; False when the same fact was already recorded."""
+        try:
+            self._call("put_item", **self._event_put(event))
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- cursors ----------------------------------------------------------------------------
+
+    def cursors(self, account_id: str) -> dict[str, str | None]:
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "CURSOR"}},
+            ConsistentRead=True,
+        )
+        item = _deserialize(response.get("Item", {}))
+        feeds = item.get("feeds", {})
+        return {str(k): (str(v) if v is not None else None) for k, v in feeds.items()}
+
+    def save_cursors(
+        self, account_id: str, cursors: Mapping[str, str | None], now: datetime
+    ) -> None:
+        item = {
+            "pk": f"ACCOUNT#{account_id}",
+            "sk": "CURSOR",
+            "feeds": {k: v for k, v in cursors.items() if v is not None},
+            "last_poll_at": iso_utc(now),
+        }
+        self._call("put_item", TableName=self._table, Item=_serialize(item))
+
+    def last_polls(self, account_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each account was last polled successfully."""
+        from reply_sla.domain.weeks import parse_iso
+
+        keys = [{"pk": {"S": f"ACCOUNT#{a}"}, "sk": {"S": "CURSOR"}} for a in account_ids]
+        items = self._batch_get(keys, ["pk", "last_poll_at"]) if keys else []
+        return {
+            str(i["pk"]).removeprefix("ACCOUNT#"): parse_iso(str(i["last_poll_at"]))
+            for i in items
+            if i.get("last_poll_at")
+        }
+
+    # -- the ladder -------------------------------------------------------------------------
+
+    def due_turns(self, now: datetime, limit: int = 500) -> list[Turn]:
+        """Turns whose next level is due, from the sparse due index (never a scan)."""
+        turns: list[Turn] = []
+        for shard in range(self._shards):
+            for item in self._query(
+                IndexName=DUE_INDEX,
+                KeyConditionExpression="due_pk = :p AND due_at <= :now",
+                ExpressionAttributeValues={":p": {"S": f"DUE#{shard}"}, ":now": {"S": iso_utc(now)}},
+                Limit=limit,
+            ):
+                turns.append(Turn.model_validate(item))
+                if len(turns) >= limit:
+                    return turns
+        return turns
+
+    def claim_level(
+        self,
+        turn: Turn,
+        level: str,
+        now: datetime,
+        next_level: tuple[str, datetime] | None,
+    ) -> bool:
+        """Claim one ladder level of an open turn; exactly one caller wins."""
+        names = {"#status": "status", "#lvl": level}
+        values: dict[str, Any] = {
+            ":open": {"S": TurnStatus.OPEN.value},
+            ":level": {"S": level},
+            ":now": {"S": iso_utc(now)},
+        }
+        if next_level is None:
+            expression = (
+                "SET levels_fired.#lvl = :now REMOVE next_level, next_level_at, due_pk, due_at"
+            )
+        else:
+            expression = (
+                "SET levels_fired.#lvl = :now, next_level = :next, next_level_at = :next_at, "
+                "due_at = :next_due"
+            )
+            values[":next"] = {"S": next_level[0]}
+            values[":next_at"] = {"S": next_level[1].isoformat()}
+            values[":next_due"] = {"S": iso_utc(next_level[1])}
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key={
+                    "pk": {"S": self._thread_pk(turn.account_id, turn.thread_id)},
+                    "sk": {"S": f"TURN#{turn.seq:05d}"},
+                },
+                UpdateExpression=expression,
+                ConditionExpression="#status = :open AND next_level = :level",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_level(
+        self, turn: Turn, level: str, next_level: tuple[str, datetime] | None
+    ) -> None:
+        """Undo a claim whose notification could not be published, so the next run retries."""
+        if turn.next_level_at is None:
+            return
+        names = {"#lvl": level}
+        values: dict[str, Any] = {
+            ":level": {"S": level},
+            ":at": {"S": turn.next_level_at.isoformat()},
+            ":due": {"S": iso_utc(turn.next_level_at)},
+            ":shard": {"S": self._shard(turn)},
+        }
+        condition = "attribute_exists(levels_fired.#lvl)"
+        if next_level is not None:
+            condition += " AND next_level = :next"
+            values[":next"] = {"S": next_level[0]}
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key={
+                    "pk": {"S": self._thread_pk(turn.account_id, turn.thread_id)},
+                    "sk": {"S": f"TURN#{turn.seq:05d}"},
+                },
+                UpdateExpression=(
+                    "SET next_level = :level, next_level_at = :at, due_at = :due, due_pk = :shard "
+                    "REMOVE levels_fired.#lvl"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    # -- reading for summaries ----------------------------------------------------------------
+
+    def week_items(
+        self, brand: str, week: str
+    ) -> tuple[list[Message], list[Turn], list[SlaEvent]]:
+        """The brand-week's inbound messages, turns opened or due in it, and its events.
+
+        Turns due in the week may have opened the week before: those are read from the previous
+        week's partition with a filter on the deadline.
+        """
+        from reply_sla.domain.weeks import shift_week
+
+        messages: list[Message] = []
+        turns: dict[str, Turn] = {}
+        events: list[SlaEvent] = []
+        for item in self._query(
+            IndexName=WEEK_INDEX,
+            KeyConditionExpression="week_pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"WEEK#{brand}#{week}"}},
+        ):
+            kind = str(item["week_sk"]).split("#", 1)[0]
+            if kind == "MSG":
+                messages.append(Message.model_validate(item))
+            elif kind == "TURN":
+                turn = Turn.model_validate(item)
+                turns[turn.key] = turn
+            elif kind == "EVT":
+                events.append(SlaEvent.model_validate(item))
+        start, _ = week_bounds(week, self._zone_of(brand))
+        for item in self._query(
+            IndexName=WEEK_INDEX,
+            KeyConditionExpression="week_pk = :p AND begins_with(week_sk, :t)",
+            FilterExpression="due_iso >= :start",
+            ExpressionAttributeValues={
+                ":p": {"S": f"WEEK#{brand}#{shift_week(week, -1)}"},
+                ":t": {"S": "TURN#"},
+                ":start": {"S": iso_utc(start)},
+            },
+        ):
+            turn = Turn.model_validate(item)
+            turns.setdefault(turn.key, turn)
+        return messages, list(turns.values()), events
+
+    def open_turns(self, brand: str) -> list[Turn]:
+        """Every open turn of a brand, earliest deadline first (the sparse open index)."""
+        return [
+            Turn.model_validate(item)
+            for item in self._query(
+                IndexName=OPEN_INDEX,
+                KeyConditionExpression="open_pk = :p",
+                ExpressionAttributeValues={":p": {"S": f"OPEN#{brand}"}},
+            )
+        ]

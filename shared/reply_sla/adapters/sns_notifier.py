@@ -1,0 +1,49 @@
+"""Publishes escalations and summary notices to the SNS topic managers subscribe to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reply_sla.errors import ReplySlaError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
+# SNS e-mail subjects must be ASCII-printable, start with a letter, number or punctuation, and be
+# under 100 characters.
+MAX_SUBJECT = 99
+
+
+class PublishFailed(ReplySlaError):
+    """SNS did not accept the message; the caller releases its claim so a later run retries."""
+
+
+def _subject(text: str) -> str:
+    ascii_only = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text).strip()
+    return ascii_only[:MAX_SUBJECT] or "replysla notice"
+
+
+class SnsNotifier:
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self._client = client
+        self._topic = topic_arn
+
+    def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str:
+        """Publish with MessageAttributes that subscription filter policies can match."""
+        try:
+            response = self._client.publish(
+                TopicArn=self._topic,
+                Subject=_subject(subject),
+                Message=body,
+                MessageAttributes={
+                    key: {"DataType": "String", "StringValue": value}
+                    for key, value in attributes.items()
+                    if value
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise PublishFailed(f"SNS publish to {self._topic} failed: {exc}") from exc
+        return str(response["MessageId"])

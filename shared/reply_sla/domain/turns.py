@@ -1,0 +1,170 @@
+"""The SLA clock of SLA_SEMANTICS §4: how messages open and close a thread's turns.
+
+Pure: `advance_thread` takes the thread's state, its open turn and new messages (any order) and
+returns what to store. It never reads a clock; `now` is not needed to open or close a turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from reply_sla.domain.models import (
+    Direction,
+    EventType,
+    Message,
+    Priority,
+    SlaEvent,
+    ThreadState,
+    Turn,
+    TurnKind,
+    TurnStatus,
+)
+from reply_sla.domain.policy import ResponsePolicy, Triage
+
+# The first message's text kept on the turn, for escalations; the message itself keeps more.
+TURN_TEXT_CHARS = 500
+
+
+@dataclass
+class ThreadAdvance:
+    """The result of applying messages to a thread: the new state and what changed."""
+
+    state: ThreadState
+    opened: list[Turn] = field(default_factory=list)
+    updated: list[Turn] = field(default_factory=list)
+    events: list[SlaEvent] = field(default_factory=list)
+    triage: dict[str, str] = field(default_factory=dict)
+
+    def _latest(self) -> dict[int, Turn]:
+        latest: dict[int, Turn] = {}
+        for turn in [*self.opened, *self.updated]:
+            latest[turn.seq] = turn
+        return latest
+
+    @property
+    def new_turns(self) -> list[Turn]:
+        """Turns opened by these messages, in their latest state (perhaps already answered)."""
+        opened = {t.seq for t in self.opened}
+        return [t for seq, t in self._latest().items() if seq in opened]
+
+    @property
+    def changed_turns(self) -> list[Turn]:
+        """Turns that existed before these messages and changed."""
+        opened = {t.seq for t in self.opened}
+        return [t for seq, t in self._latest().items() if seq not in opened]
+
+
+def _event(turn: Turn, type_: EventType, message: Message, **detail: str) -> SlaEvent:
+    return SlaEvent(
+        brand=turn.brand,
+        account_id=turn.account_id,
+        channel=turn.channel,
+        thread_id=turn.thread_id,
+        turn_seq=turn.seq,
+        type=type_,
+        at=message.created_at,
+        detail={"message_id": message.message_id, **detail},
+    )
+
+
+def _open_turn(
+    state: ThreadState, message: Message, policy: ResponsePolicy, priority: Priority
+) -> Turn:
+    kind = TurnKind.FIRST if state.turns == 0 else TurnKind.NEXT
+    window = policy.window(kind, message.created_at, priority)
+    nxt = window.next_level(())
+    return Turn(
+        brand=message.brand,
+        account_id=message.account_id,
+        channel=message.channel,
+        thread_id=state.thread_id,
+        seq=state.turns + 1,
+        kind=kind,
+        opened_at=message.created_at,
+        opened_by=message.message_id,
+        author_id=message.author_id,
+        author_handle=message.author_handle,
+        author_name=message.author_name,
+        text=message.text[:TURN_TEXT_CHARS],
+        url=message.url,
+        private=message.private,
+        priority=priority,
+        policy=window.policy,
+        target_seconds=window.target_seconds,
+        due_at=window.due_at,
+        next_level=nxt[0] if nxt else None,
+        next_level_at=nxt[1] if nxt else None,
+    )
+
+
+def _spoke(state: ThreadState, message: Message, who: Direction) -> ThreadState:
+    """Remember who spoke last, by the platform's clock (a late-polled old message changes nothing)."""
+    if state.last_message_at is not None and message.created_at < state.last_message_at:
+        return state
+    return state.model_copy(update={"last_speaker": who, "last_message_at": message.created_at})
+
+
+def advance_thread(
+    state: ThreadState,
+    open_turn: Turn | None,
+    messages: Iterable[Message],
+    policy: ResponsePolicy,
+    triage: Triage,
+) -> ThreadAdvance:
+    """Apply new messages, oldest first, to a thread.
+
+    `open_turn` is the thread's currently open turn as stored (None when the brand spoke last or
+    the thread is new). Messages older than the open turn's start never close it: the brand
+    cannot answer a question before it was asked.
+    """
+    result = ThreadAdvance(state=state)
+    current = open_turn
+    for message in sorted(messages, key=lambda m: (m.created_at, m.message_id)):
+        if message.direction is Direction.INTERNAL:
+            continue
+        if message.direction is Direction.INBOUND:
+            brand_spoke_last = state.last_speaker in (Direction.OUTBOUND, Direction.AUTOMATED)
+            decision = triage.decide(message, brand_spoke_last)
+            result.triage[message.message_id] = decision.rule
+            if decision.needs_reply:
+                if current is None:
+                    current = _open_turn(state, message, policy, decision.priority)
+                    state = state.model_copy(
+                        update={"turns": current.seq, "open_turn": current.seq}
+                    )
+                    result.opened.append(current)
+                    result.events.append(
+                        _event(current, EventType.TURN_OPENED, message, rule=decision.rule)
+                    )
+                else:
+                    # A follow-up keeps the turn's start (SLA_SEMANTICS §4).
+                    current = current.model_copy(
+                        update={"inbound_count": current.inbound_count + 1}
+                    )
+                    result.updated.append(current)
+            state = _spoke(state, message, Direction.INBOUND)
+        elif message.direction is Direction.OUTBOUND:
+            if current is not None and message.created_at >= current.opened_at:
+                waited = policy.elapsed_seconds(current.opened_at, message.created_at)
+                current = current.model_copy(
+                    update={
+                        "status": TurnStatus.ANSWERED,
+                        "replied_at": message.created_at,
+                        "reply_message_id": message.message_id,
+                        "response_seconds": waited,
+                        "breached": waited > current.target_seconds,
+                        "next_level": None,
+                        "next_level_at": None,
+                        "closed_reason": "replied",
+                    }
+                )
+                result.updated.append(current)
+                result.events.append(_event(current, EventType.REPLIED, message))
+                current = None
+                state = state.model_copy(update={"open_turn": None})
+            state = _spoke(state, message, Direction.OUTBOUND)
+        else:  # AUTOMATED: an auto-responder does not close a turn (SLA_SEMANTICS §2)
+            state = _spoke(state, message, Direction.AUTOMATED)
+    result.state = state
+    return result

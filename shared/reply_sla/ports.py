@@ -1,0 +1,115 @@
+"""The interfaces the services orchestrate. Adapters implement them; tests use fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from reply_sla.config import MonitorConfig
+from reply_sla.domain.models import Message, PollCursor, SlaEvent, ThreadState, Turn
+
+
+@dataclass
+class FetchResult:
+    """New messages from an account's feeds and the cursors to store once they are stored."""
+
+    messages: list[Message]
+    cursors: dict[str, str | None]
+    pages: int = 0
+    complete: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+class ChannelClient(Protocol):
+    """One account on one channel, speaking that platform's API."""
+
+    channel: str
+
+    def own_ids(self) -> frozenset[str]:
+        """The brand's own identities on this account (resolved from the API when not configured)."""
+        ...
+
+    def fetch_new(self, cursors: Mapping[str, str | None], now: datetime) -> FetchResult:
+        """Every message newer than the cursors, oldest first, with `thread_id` when known."""
+        ...
+
+    def thread_root(self, message_id: str) -> str:
+        """The id of the root of the thread a message belongs to (one API call, at most)."""
+        ...
+
+
+@dataclass
+class DueTurn:
+    """A turn whose next ladder level is due, as read from the due index."""
+
+    turn: Turn
+
+
+class ThreadStore(Protocol):
+    def messages_stored(self, account_id: str, message_ids: Sequence[str]) -> set[str]: ...
+
+    def thread_of(self, account_id: str, message_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def load_threads(
+        self, account_id: str, thread_ids: Sequence[str]
+    ) -> dict[str, tuple[ThreadState, Turn | None]]: ...
+
+    def save_thread(
+        self,
+        state: ThreadState,
+        messages: Sequence[Message],
+        turns: Sequence[Turn],
+        events: Sequence[SlaEvent],
+        now: datetime,
+    ) -> None: ...
+
+    def cursors(self, account_id: str) -> dict[str, str | None]: ...
+
+    def save_cursors(self, account_id: str, cursors: Mapping[str, str | None], now: datetime) -> None: ...
+
+    def due_turns(self, now: datetime, limit: int = 500) -> list[Turn]: ...
+
+    def claim_level(self, turn: Turn, level: str, now: datetime, next_level: tuple[str, datetime] | None) -> bool: ...
+
+    def release_level(self, turn: Turn, level: str, next_level: tuple[str, datetime] | None) -> None: ...
+
+    def record_event(self, event: SlaEvent) -> bool: ...
+
+    def week_items(self, brand: str, week: str) -> tuple[list[Message], list[Turn], list[SlaEvent]]: ...
+
+    def open_turns(self, brand: str) -> list[Turn]: ...
+
+
+class Notifier(Protocol):
+    def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str:
+        """Publish one notification; returns the provider's message id."""
+        ...
+
+
+class ReportStore(Protocol):
+    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+    def download_link(self, key: str, expires_seconds: int) -> str: ...
+
+
+class ConfigSource(Protocol):
+    def load(self) -> MonitorConfig: ...
+
+
+class SecretSource(Protocol):
+    def credentials(self, name: str) -> dict[str, str]: ...
+
+
+__all__ = [
+    "ChannelClient",
+    "ConfigSource",
+    "DueTurn",
+    "FetchResult",
+    "Notifier",
+    "PollCursor",
+    "ReportStore",
+    "SecretSource",
+    "ThreadStore",
+]

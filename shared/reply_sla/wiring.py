@@ -1,0 +1,179 @@
+"""The composition root: real adapters built from settings, lazily, once per warm container.
+
+Handlers ask `container()` for what they need; the local stack and tests install their own
+container with `use_container()` (a simulated clock, a fake channel server, a local endpoint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from reply_sla.config import AccountConfig, MonitorConfig
+from reply_sla.domain.policy import FixedWindowPolicy, ReplyToEveryInbound, ResponsePolicy, Triage
+from reply_sla.ports import ChannelClient, ConfigSource, SecretSource
+from reply_sla.services.checking import BrandView, CheckReport, check_sla
+from reply_sla.services.dispatch import DispatchReport, dispatch_polls
+from reply_sla.services.polling import PollReport, poll_account
+from reply_sla.services.summary import SummaryReport, build_weekly_summary
+from reply_sla.settings import Settings
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Container:
+    """Adapters and use-cases wired for one environment."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        config_source: ConfigSource | None = None,
+        secrets: SecretSource | None = None,
+        channel_factory: Callable[[AccountConfig, dict[str, str]], ChannelClient] | None = None,
+        session: Any | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._config_source = config_source
+        self._secrets = secrets
+        self._channel_factory = channel_factory
+        self._session = session
+        self.policy: ResponsePolicy = FixedWindowPolicy()
+        self.triage: Triage = ReplyToEveryInbound()
+
+    def _client(self, service: str) -> Any:
+        from reply_sla.adapters.aws import client
+
+        return client(service, self.settings.endpoint_url, self._session)
+
+    @cached_property
+    def config_source(self) -> ConfigSource:
+        if self._config_source is not None:
+            return self._config_source
+        from reply_sla.adapters.config_source import FileConfigSource, SsmConfigSource
+
+        if self.settings.config_file:
+            return FileConfigSource(self.settings.config_file)
+        self.settings.require("config_parameter")
+        return SsmConfigSource(self.settings.config_parameter)
+
+    def config(self) -> MonitorConfig:
+        return self.config_source.load()
+
+    @cached_property
+    def store(self) -> Any:
+        from reply_sla.adapters.dynamodb_store import DynamoThreadStore
+
+        def zone_of(brand: str) -> str:
+            brands = self.config().brands
+            return brands[brand].timezone if brand in brands else "UTC"
+
+        return DynamoThreadStore(
+            self._client("dynamodb"),
+            self.settings.table_name,
+            zone_of=zone_of,
+            due_shards=self.settings.due_shards,
+            retention_days=self.settings.retention_days,
+        )
+
+    def channel_client(self, account: AccountConfig) -> ChannelClient:
+        credentials = account.credentials
+        if credentials is None:
+            if self._secrets is None:
+                from reply_sla.adapters.config_source import SecretsManagerSource
+
+                self._secrets = SecretsManagerSource()
+            credentials = self._secrets.credentials(account.secret or "")
+        if self._channel_factory is not None:
+            return self._channel_factory(account, credentials)
+        from reply_sla.adapters.channels import build_channel_client
+
+        return build_channel_client(account, credentials)
+
+    def brand_view(self, brand: str) -> BrandView:
+        config = self.config().brands.get(brand)
+        return BrandView(name=config.name if config else brand, timezone=config.timezone if config else "UTC")
+
+    # -- use-cases, as the handlers call them ---------------------------------------------------
+
+    def dispatch(self, now: datetime) -> DispatchReport:
+        from reply_sla.adapters.sqs_queue import SqsPollQueue
+
+        self.settings.require("poll_queue_url")
+        config = self.config()
+        last = self.store.last_polls([a.id for a in config.accounts])
+        queue = SqsPollQueue(self._client("sqs"), self.settings.poll_queue_url)
+        return dispatch_polls(config, last, queue, now)
+
+    def poll(self, account_id: str, now: datetime) -> PollReport:
+        account = self.config().account(account_id)
+        return poll_account(
+            account, self.channel_client(account), self.store, self.policy, self.triage, now
+        )
+
+    def notifier(self) -> Any:
+        from reply_sla.adapters.sns_notifier import SnsNotifier
+
+        self.settings.require("topic_arn")
+        return SnsNotifier(self._client("sns"), self.settings.topic_arn)
+
+    def check(self, now: datetime) -> CheckReport:
+        return check_sla(self.store, self.notifier(), self.policy, self.brand_view, now)
+
+    def summarize(self, brand: str, week: str, now: datetime, *, notify: bool = True) -> SummaryReport:
+        from reply_sla.adapters.s3_reports import S3ReportStore
+
+        self.settings.require("bucket_name")
+        view = self.brand_view(brand)
+        return build_weekly_summary(
+            brand,
+            view.name,
+            view.timezone,
+            week,
+            self.store,
+            S3ReportStore(self._client("s3"), self.settings.bucket_name),
+            self.notifier() if notify else None,
+            now,
+        )
+
+    def summarize_last_week(self, now: datetime) -> list[SummaryReport]:
+        """Every brand's summary of the last complete ISO week in the brand's time zone."""
+        from reply_sla.domain.weeks import previous_week
+
+        reports = []
+        for brand, config in self.config().brands.items():
+            reports.append(self.summarize(brand, previous_week(now, config.timezone), now))
+        return reports
+
+
+_current: Container | None = None
+
+
+def container() -> Container:
+    """The container of this warm Lambda container (built on first use, from the environment)."""
+    global _current
+    if _current is None:
+        _current = Container(Settings.from_env())
+    return _current
+
+
+def use_container(replacement: Container | None) -> None:
+    """Install a container (local stack, tests); None goes back to building from the environment."""
+    global _current
+    _current = replacement
+
+
+def scheduled_time(event: dict[str, Any], clock: Callable[[], datetime]) -> datetime:
+    """The schedule's own time (EventBridge Scheduler's <aws.scheduler.scheduled-time>), else now."""
+    value = event.get("scheduled_time") if isinstance(event, dict) else None
+    if isinstance(value, str) and value and not value.startswith("<"):
+        from reply_sla.domain.weeks import parse_iso
+
+        return parse_iso(value)
+    return clock()
