@@ -5,7 +5,7 @@ Items (pk / sk):
   page finds it stored and writes nothing.
 - thread   `THREAD#<account>#<thread id>` / `THREAD`: who spoke last, the open turn, a version.
 - turn     same pk / `TURN#<seq>`; while a ladder level is pending it carries `due_pk` /
-  `due_at` (the sparse `due` index), while open `open_pk` / `open_sk` (the sparse `open` index).
+  `due_sk` (the sparse `due` index), while open `open_pk` / `open_sk` (the sparse `open` index).
 - event    same pk / `EVT#<seq>#<type>[#level]`: append-only SLA events, one per fact.
 - cursor   `ACCOUNT#<account>` / `CURSOR`: the feeds' positions.
 Messages, turns and events also carry `week_pk` / `week_sk` (the `week` index) so a weekly
@@ -311,7 +311,7 @@ class DynamoThreadStore:
             item["open_sk"] = f"{iso_utc(turn.due_at)}#{turn.key}"
         if turn.next_level_at is not None and turn.status is TurnStatus.OPEN:
             item["due_pk"] = self._shard(turn)
-            item["due_at"] = iso_utc(turn.next_level_at)
+            item["due_sk"] = iso_utc(turn.next_level_at)
         return item
 
     def _turn_update(self, turn: Turn) -> dict[str, Any]:
@@ -338,7 +338,7 @@ class DynamoThreadStore:
                 sets.append(f"#{field} = :{field}")
                 values[f":{field}"] = _serializer.serialize(_to_dynamo(item[field]))
         if turn.status is not TurnStatus.OPEN:
-            removes += ["due_pk", "due_at", "open_pk", "open_sk", "next_level", "next_level_at"]
+            removes += ["due_pk", "due_sk", "open_pk", "open_sk", "next_level", "next_level_at"]
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
@@ -421,7 +421,7 @@ class DynamoThreadStore:
         for shard in range(self._shards):
             for item in self._query(
                 IndexName=DUE_INDEX,
-                KeyConditionExpression="due_pk = :p AND due_at <= :now",
+                KeyConditionExpression="due_pk = :p AND due_sk <= :now",
                 ExpressionAttributeValues={":p": {"S": f"DUE#{shard}"}, ":now": {"S": iso_utc(now)}},
                 Limit=limit,
             ):
@@ -446,12 +446,12 @@ class DynamoThreadStore:
         }
         if next_level is None:
             expression = (
-                "SET levels_fired.#lvl = :now REMOVE next_level, next_level_at, due_pk, due_at"
+                "SET levels_fired.#lvl = :now REMOVE next_level, next_level_at, due_pk, due_sk"
             )
         else:
             expression = (
                 "SET levels_fired.#lvl = :now, next_level = :next, next_level_at = :next_at, "
-                "due_at = :next_due"
+                "due_sk = :next_due"
             )
             values[":next"] = {"S": next_level[0]}
             values[":next_at"] = {"S": next_level[1].isoformat()}
@@ -501,7 +501,7 @@ class DynamoThreadStore:
                     "sk": {"S": f"TURN#{turn.seq:05d}"},
                 },
                 UpdateExpression=(
-                    "SET next_level = :level, next_level_at = :at, due_at = :due, due_pk = :shard "
+                    "SET next_level = :level, next_level_at = :at, due_sk = :due, due_pk = :shard "
                     "REMOVE levels_fired.#lvl"
                 ),
                 ConditionExpression=condition,

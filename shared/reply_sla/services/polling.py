@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from reply_sla.config import AccountConfig
-from reply_sla.domain.models import EventType, Message, ThreadState
+from reply_sla.domain.models import EventType, Message, ThreadState, Turn
 from reply_sla.domain.policy import ResponsePolicy, Triage
 from reply_sla.domain.turns import advance_thread
 from reply_sla.errors import StoreConflict
@@ -62,6 +62,7 @@ def _resolve_threads(
 def _store_thread(
     thread_id: str,
     messages: list[Message],
+    preloaded: tuple[ThreadState, Turn | None] | None,
     store: ThreadStore,
     policy: ResponsePolicy,
     triage: Triage,
@@ -71,7 +72,11 @@ def _store_thread(
     first = messages[0]
     pending = messages
     for attempt in range(CONFLICT_RETRIES + 1):
-        loaded = store.load_threads(first.account_id, [thread_id]).get(thread_id)
+        loaded = (
+            store.load_threads(first.account_id, [thread_id]).get(thread_id)
+            if attempt
+            else preloaded
+        )
         state, open_turn = loaded or (
             ThreadState(
                 brand=first.brand,
@@ -146,7 +151,8 @@ def poll_account(
         lag = (now - message.created_at).total_seconds()
         report.max_ingest_lag_seconds = max(report.max_ingest_lag_seconds, lag)
     report.threads = len(by_thread)
+    known = store.load_threads(account.id, list(by_thread)) if by_thread else {}
     for thread_id, messages in by_thread.items():
-        _store_thread(thread_id, messages, store, policy, triage, now, report)
+        _store_thread(thread_id, messages, known.get(thread_id), store, policy, triage, now, report)
     store.save_cursors(account.id, fetched.cursors, now)
     return report

@@ -1,0 +1,285 @@
+"""The DynamoDB store and the services on it, against moto and AWS's DynamoDB Local."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from reply_sla.adapters.dynamodb_store import DynamoThreadStore
+from reply_sla.config import AccountConfig
+from reply_sla.domain.models import TurnStatus
+from reply_sla.domain.policy import FixedWindowPolicy, ReplyToEveryInbound
+from reply_sla.errors import StoreConflict
+from reply_sla.local.provision import provision_table
+from reply_sla.services.checking import BrandView, check_sla
+from reply_sla.services.polling import poll_account
+from tests.conftest import TEMPLATE, local_session
+from tests.factories import at, inbound, outbound
+from tests.fakes import FakeChannel, RecordingNotifier
+
+ACCOUNT = AccountConfig(
+    id="acme-mastodon", brand="acme", channel="mastodon", credentials={"access_token": "x"}
+)
+POLICY = FixedWindowPolicy()
+TRIAGE = ReplyToEveryInbound()
+
+
+class RequestCounter:
+    """Counts DynamoDB API calls made through one client, by operation."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        client.meta.events.register("before-call.dynamodb.*", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    def writes(self) -> int:
+        return sum(
+            n
+            for op, n in self.calls.items()
+            if op in {"PutItem", "UpdateItem", "TransactWriteItems", "BatchWriteItem", "DeleteItem"}
+        )
+
+
+@pytest.fixture(params=["moto", "dynamodb_local"])
+def backend(request: pytest.FixtureRequest, aws_env: None) -> Iterator[tuple[Any, str]]:
+    name = f"replysla-test-{uuid.uuid4().hex[:8]}"
+    if request.param == "moto":
+        from moto import mock_aws
+
+        with mock_aws():
+            session = local_session()  # made inside the mock, so botocore routes to moto
+            provision_table(session, None, TEMPLATE, name)
+            yield session.client("dynamodb", region_name="us-east-1"), name
+    else:
+        endpoint = request.getfixturevalue("dynamodb_local")
+        session = local_session()
+        provision_table(session, endpoint, TEMPLATE, name)
+        yield session.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint), name
+
+
+@pytest.fixture
+def store(backend: tuple[Any, str]) -> DynamoThreadStore:
+    client, table = backend
+    return DynamoThreadStore(client, table, due_shards=4, sleep=lambda _s: None)
+
+
+def poll(store: DynamoThreadStore, channel: FakeChannel, minutes: float):
+    return poll_account(ACCOUNT, channel, store, POLICY, TRIAGE, at(minutes))
+
+
+def test_polling_a_page_twice_stores_nothing_new(store: DynamoThreadStore, backend):
+    # Given a page with two threads, one answered, stored once
+    channel = FakeChannel([inbound(0, thread_id="a"), inbound(1, thread_id="b"), outbound(5, thread_id="a")])
+    first = poll(store, channel, 10)
+    assert first.stored == 3 and first.turns_opened == 2 and first.turns_answered == 1
+    # When the same page is served again (as if the cursor had not moved) and polled
+    store.save_cursors(ACCOUNT.id, {"all": "0"}, at(10))
+    counter = RequestCounter(backend[0])
+    second = poll(store, channel, 11)
+    # Then nothing is stored or opened again, and the only write is the cursor
+    assert second.stored == 0 and second.already_stored == 3 and second.turns_opened == 0
+    assert counter.writes() == 1 and counter.calls["PutItem"] == 1
+    # And exactly one turn is still waiting in the due index
+    due = store.due_turns(at(200))
+    assert [(t.thread_id, t.seq) for t in due] == [("b", 1)]
+
+
+def test_due_index_holds_open_turns_until_their_level_is_due(store: DynamoThreadStore):
+    # Given a question at 09:00 (first response due 10:00)
+    poll(store, FakeChannel([inbound(0, thread_id="q")]), 1)
+    # When the checker looks before and after the deadline
+    # Then the turn is invisible before 10:00 and due from 10:00
+    assert store.due_turns(at(59)) == []
+    [turn] = store.due_turns(at(60))
+    assert turn.next_level == "breach" and turn.status is TurnStatus.OPEN
+
+
+def test_reply_removes_turn_from_due_and_open_indexes(store: DynamoThreadStore):
+    # Given an open turn stored by a first poll
+    channel = FakeChannel([inbound(0, thread_id="q")])
+    poll(store, channel, 1)
+    assert len(store.open_turns("acme")) == 1
+    # When the brand's reply arrives in the next poll
+    channel.messages.append(outbound(30, thread_id="q"))
+    report = poll(store, channel, 31)
+    # Then the turn is answered and leaves both sparse indexes
+    assert report.turns_answered == 1
+    assert store.due_turns(at(500)) == []
+    assert store.open_turns("acme") == []
+    _, turns, events = store.week_items("acme", "2026-W47")
+    assert [t.status for t in turns] == [TurnStatus.ANSWERED]
+    assert sorted(e.type.value for e in events) == ["replied", "turn_opened"]
+
+
+def test_reply_to_unknown_parent_is_threaded_by_the_channel_root(store: DynamoThreadStore):
+    # Given a reply whose parent was never stored, When polled
+    channel = FakeChannel([inbound(0, thread_id=None, parent_id="p9")], roots={})
+    channel.roots[channel.messages[0].message_id] = "root-1"
+    poll(store, channel, 1)
+    # Then the channel is asked for the root once and the turn belongs to that thread
+    assert channel.root_calls == 1
+    assert [t.thread_id for t in store.open_turns("acme")] == ["root-1"]
+
+
+def test_reply_to_a_stored_message_joins_its_thread_without_asking_the_channel(store):
+    # Given a stored root message
+    root = inbound(0, thread_id="root-7", message_id="m-root")
+    poll(store, FakeChannel([root]), 1)
+    # When a brand reply to it (thread unknown to the adapter) is polled
+    reply = outbound(10, thread_id=None, parent_id="m-root")
+    channel = FakeChannel([root, reply])
+    poll(store, channel, 11)
+    # Then it closes the turn of that thread, with no call to the channel
+    assert channel.root_calls == 0
+    assert store.open_turns("acme") == []
+
+
+def test_cursor_does_not_move_when_storing_fails(store: DynamoThreadStore, monkeypatch):
+    # Given a page of two threads, and a table that fails on the second thread
+    channel = FakeChannel([inbound(0, thread_id="a"), inbound(1, thread_id="b")])
+    original = store.save_thread
+    calls = {"n": 0}
+
+    def flaky(state, *args, **kwargs):
+        calls["n"] += 1
+        if state.thread_id == "b":
+            raise RuntimeError("table unavailable")
+        return original(state, *args, **kwargs)
+
+    monkeypatch.setattr(store, "save_thread", flaky)
+    # When the poll fails
+    with pytest.raises(RuntimeError):
+        poll(store, channel, 2)
+    # Then the cursor has not moved
+    assert store.cursors(ACCOUNT.id) == {}
+    # And a later poll stores what was missing, once
+    monkeypatch.setattr(store, "save_thread", original)
+    report = poll(store, channel, 3)
+    assert report.already_stored == 1 and report.stored == 1
+    assert store.cursors(ACCOUNT.id) == {"all": "2"}
+    assert sorted(t.thread_id for t in store.open_turns("acme")) == ["a", "b"]
+
+
+def test_stale_thread_version_is_a_conflict(store: DynamoThreadStore):
+    # Given a thread stored once
+    poll(store, FakeChannel([inbound(0, thread_id="c")]), 1)
+    state, turn = store.load_threads(ACCOUNT.id, ["c"])["c"]
+    # When a writer that read version 0 tries to write
+    stale = state.model_copy(update={"version": 0})
+    # Then the transaction is refused and nothing is written
+    with pytest.raises(StoreConflict):
+        store.save_thread(stale, [inbound(5, thread_id="c")], [], [], [], at(6))
+    assert store.messages_stored(ACCOUNT.id, ["never"]) == set()
+
+
+def test_level_is_claimed_once(store: DynamoThreadStore):
+    # Given a due turn
+    poll(store, FakeChannel([inbound(0, thread_id="d")]), 1)
+    [turn] = store.due_turns(at(61))
+    # When two checkers claim the breach level
+    # Then only the first wins
+    assert store.claim_level(turn, "breach", at(61), None) is True
+    assert store.claim_level(turn, "breach", at(61), None) is False
+    assert store.due_turns(at(500)) == []
+
+
+@pytest.fixture
+def real_store(aws_env: None, dynamodb_local: str) -> DynamoThreadStore:
+    """DynamoDB Local only: moto applies conditional writes without isolation between threads,
+    so races are tested on the real engine."""
+    session = local_session()
+    name = f"replysla-race-{uuid.uuid4().hex[:8]}"
+    provision_table(session, dynamodb_local, TEMPLATE, name)
+    client = session.client("dynamodb", region_name="us-east-1", endpoint_url=dynamodb_local)
+    return DynamoThreadStore(client, name, due_shards=4)
+
+
+def test_concurrent_checks_publish_each_escalation_once(real_store: DynamoThreadStore):
+    store = real_store
+    # Given 12 overdue turns
+    poll(store, FakeChannel([inbound(i, thread_id=f"t{i}") for i in range(12)]), 13)
+    notifier = RecordingNotifier(delay=0.01)
+    brands = lambda _b: BrandView(name="ACME", timezone="Europe/Madrid")  # noqa: E731
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        barrier.wait()
+        check_sla(store, notifier, POLICY, brands, at(120))
+
+    # When two checkers run at the same time
+    workers = [threading.Thread(target=run) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    # Then every turn's breach was published exactly once, and a third run publishes nothing
+    assert len(notifier.published) == 12
+    check_sla(store, notifier, POLICY, brands, at(121))
+    assert len(notifier.published) == 12
+    _, _, events = store.week_items("acme", "2026-W47")
+    assert Counter(e.type.value for e in events)["breached"] == 12
+
+
+def test_failed_publish_is_retried_by_the_next_check(store: DynamoThreadStore):
+    # Given an overdue turn and SNS failing
+    poll(store, FakeChannel([inbound(0, thread_id="e")]), 1)
+    failing = RecordingNotifier(fail=True)
+    brands = lambda _b: BrandView(name="ACME", timezone="UTC")  # noqa: E731
+    report = check_sla(store, failing, POLICY, brands, at(70))
+    assert report.publish_failed == 1
+    # When SNS recovers and the next check runs
+    working = RecordingNotifier()
+    report = check_sla(store, working, POLICY, brands, at(71))
+    # Then the escalation goes out once
+    assert report.fired == 1 and len(working.published) == 1
+    subject, body, attributes = working.published[0]
+    assert attributes["level"] == "breach" and attributes["brand"] == "acme"
+    assert len(subject) < 100 and "1h 11m" in subject
+
+
+def test_reply_before_check_cancels_the_escalation(store: DynamoThreadStore):
+    # Given a turn that becomes due, and a reply polled before the checker claims it
+    channel = FakeChannel([inbound(0, thread_id="f")])
+    poll(store, channel, 1)
+    [due_turn] = store.due_turns(at(65))
+    channel.messages.append(outbound(64, thread_id="f"))
+    poll(store, channel, 65)
+    # When the checker (holding the stale due item) tries to claim
+    # Then the claim fails: a closed turn never escalates
+    assert store.claim_level(due_turn, "breach", at(65), None) is False
+
+
+def test_week_items_include_turns_due_this_week_opened_last_week(store: DynamoThreadStore):
+    # Given a question on Sunday 23:30 UTC of week 46, due Monday 00:30 of week 47
+    sunday = at(0) - timedelta(hours=9, minutes=30)
+    msg = inbound(0, thread_id="g").model_copy(update={"created_at": sunday})
+    poll(store, FakeChannel([msg]), 1)
+    # When week 47 is read
+    messages, turns, _ = store.week_items("acme", "2026-W47")
+    # Then the turn is there (due in week 47), but its message counts for week 46
+    assert [t.thread_id for t in turns] == ["g"]
+    assert messages == []
+    assert len(store.week_items("acme", "2026-W46")[0]) == 1
+
+
+def test_requests_per_stored_message(store: DynamoThreadStore, backend):
+    # Given 50 threads of a question and an answer each (100 messages), When polled at once
+    msgs = []
+    for i in range(50):
+        msgs += [inbound(i, thread_id=f"r{i}"), outbound(i + 30, thread_id=f"r{i}")]
+    counter = RequestCounter(backend[0])
+    report = poll(store, FakeChannel(msgs), 200)
+    total = sum(counter.calls.values())
+    # Then the cost per message stays small: one transaction per thread plus batched reads
+    assert report.stored == 100
+    per_message = total / report.stored
+    print(f"\nDynamoDB requests per stored message: {per_message:.2f} {dict(counter.calls)}")
+    assert per_message <= 1.0
