@@ -33,6 +33,9 @@ RATE_WINDOW_SECONDS = 300
 _FALSE_VALUES = {"", "0", "f", "false", "off"}
 _MENTION = re.compile(r"(?<![\w@/])@(\w+(?:[\w.-]*\w)?)(?:@([\w-]+(?:\.[\w-]+)+))?")
 _INVALID_TOKEN = "The access token is invalid"
+_CHALLENGE = (
+    f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{_INVALID_TOKEN}"'
+)
 
 Reply = tuple[int, dict[str, str], Any]
 
@@ -304,21 +307,16 @@ class FakeMastodon:
         for paragraph in paragraphs:
             markup = html.escape(paragraph).replace("\n", "<br />")
             for account in status.mentions:
-                card = (
-                    f'<span class="h-card" translate="no"><a href="{html.escape(account.url)}" '
-                    f'class="u-url mention">@<span>{html.escape(account.username)}</span></a></span>'
-                )
                 pattern = (
                     rf"(?<![\w@/])@{re.escape(account.username)}"
                     rf"(?:@{re.escape(account.domain)})?(?![\w@])"
                 )
-                markup = re.sub(pattern, lambda _m, card=card: card, markup, flags=re.IGNORECASE)
+                card = _h_card(account).replace("\\", r"\\")  # literal in a re.sub template
+                markup = re.sub(pattern, card, markup, flags=re.IGNORECASE)
             rendered.append(f"<p>{markup}</p>")
         return "".join(rendered)
 
-    def _status_entity(
-        self, status: _Status, now: datetime, viewer: str | None
-    ) -> dict[str, Any]:
+    def _status_entity(self, status: _Status, now: datetime, viewer: str | None) -> dict[str, Any]:
         author = status.author
         parent = status.in_reply_to
         replies = sum(
@@ -408,8 +406,7 @@ class FakeMastodon:
 
     @staticmethod
     def _unauthorized(headers: dict[str, str]) -> Reply:
-        challenge = f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{_INVALID_TOKEN}"'
-        return 401, {**headers, "WWW-Authenticate": challenge}, {"error": _INVALID_TOKEN}
+        return 401, {**headers, "WWW-Authenticate": _CHALLENGE}, {"error": _INVALID_TOKEN}
 
     def _route(
         self, method: str, path: str, query: str, viewer: str | None, now: datetime
@@ -481,7 +478,9 @@ class FakeMastodon:
             if s.author is account and self._visible(s, viewer, now)
         ]
         if truthy("exclude_replies"):  # replies to others go; a thread of one's own stays
-            statuses = [s for s in statuses if s.in_reply_to is None or s.in_reply_to.author is account]
+            statuses = [
+                s for s in statuses if s.in_reply_to is None or s.in_reply_to.author is account
+            ]
         if truthy("only_media") or truthy("pinned"):  # this server has no media and no pins
             statuses = []
         page = _paginate(statuses, lambda s: s.id, params, default_limit=20)
@@ -552,7 +551,7 @@ class FakeMastodon:
             host, port = self._server.server_address[:2]
             self.base_url = f"http://{host!s}:{port}"
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="fake-mastodon", daemon=True
+                target=self._server.serve_forever, args=(0.05,), name="fake-mastodon", daemon=True
             )
             self._thread.start()
         return self.base_url
@@ -577,6 +576,15 @@ class FakeMastodon:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _h_card(account: _Account) -> str:
+    """A mention as Mastodon renders it in status HTML."""
+    url, name = html.escape(account.url), html.escape(account.username)
+    return (
+        f'<span class="h-card" translate="no"><a href="{url}" class="u-url mention">'
+        f"@<span>{name}</span></a></span>"
+    )
 
 
 def _limit(params: dict[str, list[str]], default: int) -> int:
@@ -607,7 +615,7 @@ def _paginate(
 def _break(kind: str, body: Any) -> Any:
     """A body that is not the documented shape."""
     if kind == "html":
-        return "<!DOCTYPE html><html><body><h1>We're sorry, but something went wrong.</h1></body></html>"
+        return "<!DOCTYPE html><html><body><h1>We're sorry, but something went wrong.</h1></html>"
     if kind == "fields":
         strip = ("id", "created_at", "account", "ancestors")
         if isinstance(body, list):

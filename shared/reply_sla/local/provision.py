@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import os
 import re
@@ -105,6 +106,8 @@ def translate_template(
     are never looked up in IAM.
     """
     try:
+        from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
+        from samtranslator.model.exceptions import InvalidDocumentException
         from samtranslator.parser.parser import Parser
         from samtranslator.translator.translator import Translator
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -125,17 +128,39 @@ def translate_template(
         aws_access_key_id="offline",
         aws_secret_access_key="offline",  # never sent anywhere
     )
-    translator = Translator(managed_policy_map={}, sam_parser=Parser(), boto_session=session)
+    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
+    translator = Translator(
+        managed_policy_map={}, sam_parser=Parser(), boto_session=session, metrics=metrics
+    )
     values: dict[str, Any] = {"AWS::AccountId": _TRANSLATION_ACCOUNT}
     values.update(parameters or {})
-    translated: dict[str, Any] = translator.translate(
-        sam_template,
-        parameter_values=values,
-        get_managed_policy_map=lambda: {},  # no IAM lookup: the template names no managed policy
-    )
+    try:
+        translated: dict[str, Any] = translator.translate(
+            sam_template,
+            parameter_values=values,
+            get_managed_policy_map=lambda: {},  # no IAM lookup: no managed policy is named
+        )
+    except InvalidDocumentException as exc:
+        causes = "; ".join(cause.message for cause in exc.causes)
+        raise TemplateError(f"the SAM template does not translate: {causes}") from exc
+    # Published to nowhere; otherwise the translator warns about unpublished metrics at exit.
+    metrics.publish()
     # The translator returns its own str subclasses in places; JSON round trip makes plain data.
     plain: dict[str, Any] = json.loads(json.dumps(translated))
     return plain
+
+
+def _translated(template_path: Path | str, parameters: Mapping[str, str] | None) -> dict[str, Any]:
+    """translate_template(load_template(path)), remembered while the file is unchanged."""
+    path = Path(template_path).resolve()
+    key = (str(path), path.stat().st_mtime_ns, tuple(sorted((parameters or {}).items())))
+    translated: dict[str, Any] = json.loads(_translated_json(*key))  # a fresh copy each call
+    return translated
+
+
+@functools.lru_cache(maxsize=8)
+def _translated_json(path: str, _mtime_ns: int, parameters: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(translate_template(load_template(path), dict(parameters)))
 
 
 @dataclass(frozen=True)
@@ -174,7 +199,7 @@ def provision_table(
     logical_id: str = "Table",
 ) -> str:
     """Create only the template's DynamoDB table (for the store's tests); returns its name."""
-    translated = translate_template(load_template(template_path))
+    translated = _translated(template_path, None)
     resource = _resource(translated, logical_id, "AWS::DynamoDB::Table")
     client = session.client("dynamodb", endpoint_url=endpoint_url)
     _create_table(client, table_name, resource.get("Properties") or {})
@@ -197,7 +222,7 @@ def provision_local(
     twice against the same endpoint reuses what exists. `with_config_parameter` also creates
     the SSM configuration parameter with the template's placeholder value.
     """
-    translated = translate_template(load_template(template_path), parameters)
+    translated = _translated(template_path, parameters)
     resolver = _Resolver(translated, parameters or {})
     resources: dict[str, dict[str, Any]] = translated["Resources"]
 

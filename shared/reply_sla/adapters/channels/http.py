@@ -1,4 +1,4 @@
-"""Shared HTTP plumbing of the channel adapters: one session, timeouts, safe retries, error mapping."""
+"""HTTP plumbing shared by the channel adapters: timeouts, safe retries, error mapping."""
 
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ from reply_sla.errors import (
 USER_AGENT = f"replysla/{__version__}"
 # A GET is safe to repeat; these statuses mean the server (or a proxy before it) was briefly unwell.
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
-_LINK_VALUE = re.compile(r"<([^>]*)>\s*((?:;[^,<]*)*)")
-_LINK_PARAM = re.compile(r';\s*([A-Za-z*-]+)\s*=\s*(?:"([^"]*)"|([^\s;,"]+))')
+_LINK_PARAM = r';\s*([\w*-]+)\s*(?:=\s*(?:"([^"]*)"|([^\s;,"]*)))?'
+_LINK_VALUE = re.compile(rf"<([^>]*)>((?:\s*{_LINK_PARAM})*)")
 
 
 def parse_link_header(value: str) -> dict[str, str]:
     """An RFC 8288 `Link` header as {rel: url}; the first link of each rel wins."""
     links: dict[str, str] = {}
     for match in _LINK_VALUE.finditer(value):
-        for name, quoted, bare in _LINK_PARAM.findall(match.group(2)):
+        for name, quoted, bare in re.findall(_LINK_PARAM, match.group(2)):
             if name.lower() == "rel":
                 for rel in (quoted or bare).lower().split():
                     links.setdefault(rel, match.group(1).strip())
@@ -40,7 +40,7 @@ def parse_link_header(value: str) -> dict[str, str]:
 
 
 def server_now(response: requests.Response) -> datetime:
-    """The server's clock from its `Date` header (ours if absent), so our clock skew cannot matter."""
+    """The server's clock from its `Date` header (ours if absent): our clock skew cannot matter."""
     value = response.headers.get("Date")
     if value:
         try:
@@ -129,7 +129,9 @@ class ChannelHttp:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if last:
-                    raise ChannelError(self.channel, f"GET {path} failed: {type(exc).__name__}") from exc
+                    raise ChannelError(
+                        self.channel, f"GET {path} failed: {type(exc).__name__}"
+                    ) from exc
             else:
                 if response.status_code not in RETRY_STATUSES or last:
                     self._check(response, path)
@@ -160,7 +162,9 @@ class ChannelHttp:
         if status in (401, 403):
             raise ChannelAuthError(self.channel, f"credentials refused: {where}")
         if status == 429:
-            raise ChannelRateLimited(self.channel, f"rate limited: {where}", self._retry_after(response))
+            raise ChannelRateLimited(
+                self.channel, f"rate limited: {where}", self._retry_after(response)
+            )
         raise ChannelError(self.channel, where)
 
     def _detail(self, response: requests.Response) -> str:

@@ -1,4 +1,4 @@
-"""Mastodon adapter: a brand account's inbound mentions and its own posts, paged by `Link` headers."""
+"""Mastodon adapter: a brand account's mentions and its own posts, paged by `Link` headers."""
 
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ class MastodonClient:
             messages.setdefault(message.message_id, message)
         notes = [
             f"{feed}: stopped after {self.max_pages} pages; "
-            + ("the rest follows on the next poll" if cursors.get(feed) else "older backfill skipped")
+            + ("the rest follows on the next poll" if cursors.get(feed) else "older ones skipped")
             for feed, walked in (("mentions", mentions), ("own", own))
             if not walked.complete
         ]
@@ -253,7 +253,7 @@ class MastodonClient:
         feed = _Feed()
         query: dict[str, str] | None = {**params, "limit": str(limit)}
         if cursor:
-            query = {**(query or {}), "min_id": cursor}
+            query = {**params, "limit": str(limit), "min_id": cursor}
         # `prev` pages towards newer items, `next` towards older (Mastodon's Link header).
         rel = "prev" if cursor else "next"
         target: str | None = path
@@ -265,7 +265,9 @@ class MastodonClient:
             feed.pages += 1
             query = None  # a Link URL carries its own query
             if not isinstance(body, list):
-                raise self._http.data_error(path, f"expected a JSON list, got {type(body).__name__}")
+                raise self._http.data_error(
+                    path, f"expected a JSON list, got {type(body).__name__}"
+                )
             page = [
                 _require(item, ("id", "created_at", "account"), f"GET {path}: item {index}")
                 for index, item in enumerate(body)
@@ -282,7 +284,7 @@ class MastodonClient:
                 feed.items += kept
                 if len(kept) < len(page):
                     break  # reached items older than the backfill window
-            # With `min_id` a short page means nothing newer is left: save a request per poll.
+            # A short page is the last one either way: spare a request per feed and poll.
             if len(page) < limit:
                 break
             target = parse_link_header(response.headers.get("Link", "")).get(rel)

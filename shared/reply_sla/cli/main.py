@@ -1,0 +1,52 @@
+"""`replysla`: run the local demo and operate the monitor."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from reply_sla import __version__
+from reply_sla.errors import ReplySlaError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="replysla", description="Reply-SLA monitor for a brand's social channels."
+    )
+    parser.add_argument("--version", action="version", version=f"replysla {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="play a scripted week locally (moto, a fake Mastodon) and write e-mails and a summary",
+    )
+    demo.add_argument("--out", default="demo-output", help="output folder (default: %(default)s)")
+    demo.add_argument("--week", help="ISO week to play, like 2026-W47 (default: last week)")
+    demo.add_argument(
+        "--tick",
+        type=int,
+        default=10,
+        metavar="MINUTES",
+        help="simulated minutes between scheduled runs (default: %(default)s)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from reply_sla.local.demo import main as demo_main
+
+            if args.tick < 1:
+                print("replysla: --tick must be at least 1 minute", file=sys.stderr)
+                return 2
+            return demo_main(args.out, args.week, args.tick)
+    except ReplySlaError as exc:
+        print(f"replysla: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

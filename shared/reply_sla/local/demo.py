@@ -1,0 +1,387 @@
+"""`replysla demo`: the whole pipeline on one machine, no AWS account, a week in seconds.
+
+moto runs on 127.0.0.1 and holds the table, topic, queues and bucket, created from template.yaml
+itself; a fake Mastodon server plays a scripted week; the real Lambda handlers run on a simulated
+clock; what managers would receive is written as e-mail files, and the weekly summary is
+downloaded through its presigned link.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boto3
+import yaml
+
+from reply_sla.domain.weeks import previous_week, week_bounds
+from reply_sla.local.fake_mastodon import FakeMastodon
+from reply_sla.local.mail import sns_email
+from reply_sla.local.provision import DEFAULT_TEMPLATE_PATH, LocalResources, provision_local
+from reply_sla.local.scenario import Scenario, script_week
+
+BRAND = "acme"
+TIMEZONE = "Europe/Madrid"
+MANAGER = "care-lead@acme.example"
+
+
+class SimClock:
+    """The simulated time every component reads."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class LambdaContextStub:
+    """What Powertools reads from a Lambda context."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _load_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
+    """Import functions/<name>/handler.py as the Lambda runtime would (its folder on the path)."""
+    import importlib.util
+
+    root = DEFAULT_TEMPLATE_PATH.parent
+    path = root / "functions" / name / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"replysla_fn_{name}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler: Callable[[dict[str, Any], Any], Any] = module.handler
+    return handler
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    week: str
+    emails: int
+    escalations: int
+    summary_files: list[Path]
+    polls: int
+    seconds: float
+    headline: dict[str, Any]
+
+
+def _sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source sends."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+def run_demo(
+    out: Path,
+    *,
+    week: str | None = None,
+    tick_minutes: int = 10,
+    threads: int = 56,
+    seed: int = 7,
+    say: Callable[[str], None] = print,
+) -> DemoResult:
+    """Play one scripted week through the real handlers and write what managers receive."""
+    from moto.server import ThreadedMotoServer
+
+    from reply_sla.settings import Settings
+    from reply_sla.wiring import Container, use_container
+
+    started = time.monotonic()
+    week = week or previous_week(datetime.now(UTC), TIMEZONE)
+    week_start, week_end = week_bounds(week, TIMEZONE)
+    clock = SimClock(week_start)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "emails").mkdir(exist_ok=True)
+    for old in (out / "emails").glob("*.eml"):
+        old.unlink()
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    fake = FakeMastodon(clock=clock)
+    workdir = Path(tempfile.mkdtemp(prefix="replysla-demo-"))
+    try:
+        base_url = fake.start()
+        scenario = script_week(fake, week_start, timezone=TIMEZONE, threads=threads, seed=seed)
+        env = {
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+            "POWERTOOLS_SERVICE_NAME": "replysla",
+            "POWERTOOLS_METRICS_NAMESPACE": "ReplySla",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+        with _environment(env):
+            session = boto3.session.Session()
+            resources = provision_local(
+                session, endpoint, parameters={"ManagerEmails": MANAGER}, name_prefix="replysla-demo"
+            )
+            config_path = workdir / "replysla.yaml"
+            config_path.write_text(
+                yaml.safe_dump(_demo_config(base_url, scenario)), encoding="utf-8"
+            )
+            mailbox = _mailbox(session, endpoint, resources)
+            settings = Settings.from_env(
+                {**resources.as_environment(), "REPLYSLA_CONFIG_FILE": str(config_path), **env}
+            )
+            use_container(Container(settings, clock=clock))
+            try:
+                say(
+                    f"Playing week {week} ({TIMEZONE}) for brand ACME: {len(scenario.threads)} "
+                    f"conversations on a local Mastodon, checks every {tick_minutes} simulated minutes"
+                )
+                result = _play(
+                    session, endpoint, resources, clock, week_end, tick_minutes, mailbox, out, say
+                )
+                summary_files, headline = _summarize(
+                    session, endpoint, resources, clock, week_end, week, mailbox, out
+                )
+            finally:
+                use_container(None)
+    finally:
+        fake.stop()
+        server.stop()
+    seconds = time.monotonic() - started
+    emails = len(list((out / "emails").glob("*.eml")))
+    say(
+        f"Polled {result['polls']} times, stored {result['stored']} messages, "
+        f"opened {result['turns']} turns; {result['escalations']} escalations published."
+    )
+    say(
+        f"Week {week}: response rate {_pct(headline.get('response_rate'))}, "
+        f"on time {_pct(headline.get('sla_attainment'))}, {headline.get('breaches')} breaches, "
+        f"{headline.get('open_overdue')} still overdue."
+    )
+    say(f"{emails} e-mails in {out / 'emails'}; summary in {summary_files[0].parent}")
+    say(f"Done in {seconds:.1f} s.")
+    return DemoResult(
+        out=out,
+        week=week,
+        emails=emails,
+        escalations=int(result["escalations"]),
+        summary_files=summary_files,
+        polls=int(result["polls"]),
+        seconds=seconds,
+        headline=headline,
+    )
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value) * 100:.0f}%"
+
+
+def _demo_config(base_url: str, scenario: Scenario) -> dict[str, Any]:
+    return {
+        "brands": {BRAND: {"name": "ACME", "timezone": TIMEZONE}},
+        "accounts": [
+            {
+                "id": "acme-mastodon",
+                "brand": BRAND,
+                "channel": "mastodon",
+                "api_base_url": base_url,
+                # The fake server's throwaway token; deployed accounts use `secret:`.
+                "credentials": {"access_token": scenario.brand_token},
+                "poll_every": "1m",
+            }
+        ],
+    }
+
+
+@dataclass
+class _Mailbox:
+    """An SQS queue subscribed to the topic: it receives exactly what the e-mail subscribers do."""
+
+    client: Any
+    url: str
+    recipients: list[tuple[str, str]]
+    count: int = 0
+
+
+def _mailbox(session: boto3.session.Session, endpoint: str, resources: LocalResources) -> _Mailbox:
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    sns = session.client("sns", endpoint_url=endpoint)
+    url = sqs.create_queue(QueueName="replysla-demo-mailbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=resources.topic_arn, Protocol="sqs", Endpoint=arn)
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=resources.topic_arn)["Subscriptions"]
+    recipients = [
+        (s["Endpoint"], s["SubscriptionArn"]) for s in subscriptions if s["Protocol"] == "email"
+    ]
+    return _Mailbox(sqs, url, recipients or [(MANAGER, "")])
+
+
+def _deliver(mailbox: _Mailbox, out: Path, region: str = "us-east-1") -> int:
+    """Write every notification waiting in the mailbox as the e-mail each recipient gets."""
+    delivered = 0
+    while True:
+        batch = mailbox.client.receive_message(QueueUrl=mailbox.url, MaxNumberOfMessages=10)
+        messages = batch.get("Messages", [])
+        if not messages:
+            return delivered
+        for message in messages:
+            notification = json.loads(message["Body"])
+            for address, subscription in mailbox.recipients:
+                mailbox.count += 1
+                level = notification.get("MessageAttributes", {}).get("level", {}).get("Value", "notice")
+                path = out / "emails" / f"{mailbox.count:04d}-{level}.eml"
+                path.write_bytes(sns_email(notification, address, subscription, region))
+                delivered += 1
+            mailbox.client.delete_message(QueueUrl=mailbox.url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _play(
+    session: boto3.session.Session,
+    endpoint: str,
+    resources: LocalResources,
+    clock: SimClock,
+    until: datetime,
+    tick_minutes: int,
+    mailbox: _Mailbox,
+    out: Path,
+    say: Callable[[str], None],
+) -> dict[str, int]:
+    dispatch = _load_handler("dispatch_polls")
+    poll = _load_handler("poll_account")
+    check = _load_handler("check_sla")
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    queue_arn = sqs.get_queue_attributes(
+        QueueUrl=resources.poll_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    totals = {"polls": 0, "stored": 0, "turns": 0, "escalations": 0}
+    from reply_sla.wiring import container
+
+    store = container().store
+    day = clock.now.date()
+    while clock.now < until:
+        event = {"scheduled_time": clock.now.isoformat()}
+        dispatch(event, LambdaContextStub("dispatch_polls"))
+        received = sqs.receive_message(QueueUrl=resources.poll_queue_url, MaxNumberOfMessages=10)
+        messages = received.get("Messages", [])
+        if messages:
+            response = poll(_sqs_event(messages, queue_arn), LambdaContextStub("poll_account"))
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    sqs.delete_message(
+                        QueueUrl=resources.poll_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                    )
+            totals["polls"] += len(messages) - len(failed)
+        report = check(event, LambdaContextStub("check_sla"))
+        totals["escalations"] += int(report.get("fired", 0))
+        _deliver(mailbox, out)
+        clock.now += timedelta(minutes=tick_minutes)
+        local_day = clock.now.astimezone(ZoneInfo(TIMEZONE)).date()
+        if local_day != day and clock.now < until:
+            day = local_day
+            open_now = len(store.open_turns(BRAND))
+            say(f"  {local_day:%a %d %b}: {totals['escalations']} escalations so far, {open_now} open turns")
+    week_label = previous_week(until, TIMEZONE)
+    messages, turns, _ = store.week_items(BRAND, week_label)
+    totals["stored"] = len(messages)
+    totals["turns"] = len(turns)
+    return totals
+
+
+def _summarize(
+    session: boto3.session.Session,
+    endpoint: str,
+    resources: LocalResources,
+    clock: SimClock,
+    week_end: datetime,
+    week: str,
+    mailbox: _Mailbox,
+    out: Path,
+) -> tuple[list[Path], dict[str, Any]]:
+    """Run the Monday 07:00 schedule, then download the files through presigned links."""
+    clock.now = week_end + timedelta(hours=7)
+    summary = _load_handler("weekly_summary")
+    summary({"scheduled_time": clock.now.isoformat()}, LambdaContextStub("weekly_summary"))
+    _deliver(mailbox, out)
+    s3 = session.client("s3", endpoint_url=endpoint)
+    target = out / "summaries" / BRAND / week
+    target.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name in ("summary.json", "summary.csv", "summary.html"):
+        link = s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": resources.bucket_name, "Key": f"summaries/{BRAND}/{week}/{name}"},
+            ExpiresIn=7 * 86400,
+        )
+        with urllib.request.urlopen(link, timeout=10) as response:  # noqa: S310 - local moto URL
+            (target / name).write_bytes(response.read())
+        files.append(target / name)
+    metrics = json.loads((target / "summary.json").read_text(encoding="utf-8"))["metrics"]
+    headline = {
+        "response_rate": metrics["response_rate"],
+        "sla_attainment": metrics["sla_attainment"],
+        "breaches": len(metrics["breaches"]),
+        "open_overdue": metrics["open_overdue"],
+        "turns_opened": metrics["turns_opened"],
+    }
+    return files, headline
+
+
+def main(out: str, week: str | None, tick_minutes: int) -> int:
+    try:
+        run_demo(Path(out), week=week, tick_minutes=tick_minutes)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

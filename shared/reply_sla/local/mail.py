@@ -1,0 +1,34 @@
+"""SNS notifications rendered as the e-mail an e-mail subscriber receives."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import quote
+
+from reply_sla.domain.weeks import parse_iso
+
+_FOOTER = (
+    "\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the "
+    "link below to unsubscribe:\n{unsubscribe}\n\nPlease do not reply directly to this email. If "
+    "you have any questions or comments regarding this email, please contact us at "
+    "https://aws.amazon.com/support\n"
+)
+
+
+def sns_email(notification: dict[str, Any], address: str, subscription_arn: str, region: str) -> bytes:
+    """The MIME message SNS sends for one notification (plain text, subject from `Subject`)."""
+    mail = EmailMessage()
+    mail["From"] = "AWS Notifications <no-reply@sns.amazonaws.com>"
+    mail["To"] = address
+    mail["Subject"] = notification.get("Subject") or "AWS Notification Message"
+    timestamp = notification.get("Timestamp")
+    if timestamp:
+        mail["Date"] = format_datetime(parse_iso(str(timestamp)))
+    unsubscribe = (
+        f"https://sns.{region}.amazonaws.com/unsubscribe.html?SubscriptionArn="
+        f"{quote(subscription_arn, safe='')}&Endpoint={quote(address, safe='')}"
+    )
+    mail.set_content(str(notification.get("Message", "")) + _FOOTER.format(unsubscribe=unsubscribe))
+    return bytes(mail)
