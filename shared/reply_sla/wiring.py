@@ -21,6 +21,10 @@ from reply_sla.services.summary import SummaryReport, build_weekly_summary
 from reply_sla.settings import Settings
 
 
+# The parsed config is kept this long; SSM reads are cached for longer by Powertools.
+CONFIG_SECONDS = 60.0
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -46,11 +50,17 @@ class Container:
         self._session = session
         self.policy: ResponsePolicy = FixedWindowPolicy()
         self.triage: Triage = ReplyToEveryInbound()
+        self._clients: dict[str, Any] = {}
+        self._channels: dict[tuple[str, str], ChannelClient] = {}
+        self._config: tuple[float, MonitorConfig] | None = None
 
     def _client(self, service: str) -> Any:
-        from reply_sla.adapters.aws import client
+        """One boto3 client per service for the life of the container (they are costly to make)."""
+        if service not in self._clients:
+            from reply_sla.adapters.aws import client
 
-        return client(service, self.settings.endpoint_url, self._session)
+            self._clients[service] = client(service, self.settings.endpoint_url, self._session)
+        return self._clients[service]
 
     @cached_property
     def config_source(self) -> ConfigSource:
@@ -64,7 +74,12 @@ class Container:
         return SsmConfigSource(self.settings.config_parameter)
 
     def config(self) -> MonitorConfig:
-        return self.config_source.load()
+        """The validated config, re-read at most once a minute of wall time."""
+        import time
+
+        if self._config is None or time.monotonic() - self._config[0] > CONFIG_SECONDS:
+            self._config = (time.monotonic(), self.config_source.load())
+        return self._config[1]
 
     @cached_property
     def store(self) -> Any:
@@ -83,6 +98,15 @@ class Container:
         )
 
     def channel_client(self, account: AccountConfig) -> ChannelClient:
+        """A client per account, kept while its settings are unchanged (its session and the
+        brand's resolved identity are reused across polls)."""
+        key = (account.id, account.model_dump_json())
+        if key not in self._channels:
+            self._channels = {k: v for k, v in self._channels.items() if k[0] != account.id}
+            self._channels[key] = self._new_channel_client(account)
+        return self._channels[key]
+
+    def _new_channel_client(self, account: AccountConfig) -> ChannelClient:
         credentials = account.credentials
         if credentials is None:
             if self._secrets is None:

@@ -430,6 +430,26 @@ class DynamoThreadStore:
                     return turns
         return turns
 
+    def next_due_at(self) -> datetime | None:
+        """The earliest pending level time in the due index (one item read per shard)."""
+        from reply_sla.domain.weeks import parse_iso
+
+        earliest: datetime | None = None
+        for shard in range(self._shards):
+            response = self._call(
+                "query",
+                TableName=self._table,
+                IndexName=DUE_INDEX,
+                KeyConditionExpression="due_pk = :p",
+                ExpressionAttributeValues={":p": {"S": f"DUE#{shard}"}},
+                ProjectionExpression="due_sk",
+                Limit=1,
+            )
+            for item in response.get("Items", []):
+                at = parse_iso(item["due_sk"]["S"])
+                earliest = at if earliest is None or at < earliest else earliest
+        return earliest
+
     def claim_level(
         self,
         turn: Turn,

@@ -25,9 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--tick",
         type=int,
-        default=10,
+        default=60,
         metavar="MINUTES",
-        help="simulated minutes between scheduled runs (default: %(default)s)",
+        help="longest simulated gap between scheduled runs; minutes in which nothing can "
+        "happen are skipped (default: %(default)s)",
     )
     return parser
 

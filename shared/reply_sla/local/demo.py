@@ -8,13 +8,16 @@ downloaded through its presigned link.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,8 +80,9 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def _load_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
-    """Import functions/<name>/handler.py as the Lambda runtime would (its folder on the path)."""
+def _load_handler(name: str, log: Any = None) -> Callable[[dict[str, Any], Any], Any]:
+    """Import functions/<name>/handler.py as the Lambda runtime would; what it prints (logs and
+    EMF metrics, which CloudWatch would keep) goes to `log`."""
     import importlib.util
 
     root = DEFAULT_TEMPLATE_PATH.parent
@@ -89,7 +93,15 @@ def _load_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     handler: Callable[[dict[str, Any], Any], Any] = module.handler
-    return handler
+    if log is None:
+        return handler
+
+    def invoke(event: dict[str, Any], context: Any) -> Any:
+        with contextlib.redirect_stdout(log), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "no metrics to publish" on idle runs
+            return handler(event, context)
+
+    return invoke
 
 
 @dataclass
@@ -148,6 +160,7 @@ def run_demo(
     for old in (out / "emails").glob("*.eml"):
         old.unlink()
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -167,6 +180,7 @@ def run_demo(
             "POWERTOOLS_METRICS_NAMESPACE": "ReplySla",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "DUE_SHARDS": "1",
         }
         with _environment(env):
             session = boto3.session.Session()
@@ -179,7 +193,7 @@ def run_demo(
             )
             mailbox = _mailbox(session, endpoint, resources)
             settings = Settings.from_env(
-                {**resources.as_environment(), "REPLYSLA_CONFIG_FILE": str(config_path), **env}
+                {**resources.as_environment(), **env, "REPLYSLA_CONFIG_FILE": str(config_path)}
             )
             use_container(Container(settings, clock=clock))
             try:
@@ -188,7 +202,7 @@ def run_demo(
                     f"conversations on a local Mastodon, checks every {tick_minutes} simulated minutes"
                 )
                 result = _play(
-                    session, endpoint, resources, clock, week_end, tick_minutes, mailbox, out, say
+                    session, endpoint, resources, clock, fake, week_end, tick_minutes, mailbox, out, say
                 )
                 summary_files, headline = _summarize(
                     session, endpoint, resources, clock, week_end, week, mailbox, out
@@ -201,15 +215,17 @@ def run_demo(
     seconds = time.monotonic() - started
     emails = len(list((out / "emails").glob("*.eml")))
     say(
-        f"Polled {result['polls']} times, stored {result['stored']} messages, "
-        f"opened {result['turns']} turns; {result['escalations']} escalations published."
+        f"Ran the schedules at {result['runs']} simulated minutes (idle minutes skipped): "
+        f"polled {result['polls']} times, {result['stored']} customer messages, "
+        f"{result['turns']} waits (turns); {result['escalations']} escalations published."
     )
     say(
         f"Week {week}: response rate {_pct(headline.get('response_rate'))}, "
         f"on time {_pct(headline.get('sla_attainment'))}, {headline.get('breaches')} breaches, "
         f"{headline.get('open_overdue')} still overdue."
     )
-    say(f"{emails} e-mails in {out / 'emails'}; summary in {summary_files[0].parent}")
+    say(f"{emails} e-mails a manager receives: {out / 'emails'}")
+    say(f"Weekly summary (JSON, CSV, HTML): {summary_files[0].parent}")
     say(f"Done in {seconds:.1f} s.")
     return DemoResult(
         out=out,
@@ -267,7 +283,7 @@ def _mailbox(session: boto3.session.Session, endpoint: str, resources: LocalReso
     return _Mailbox(sqs, url, recipients or [(MANAGER, "")])
 
 
-def _deliver(mailbox: _Mailbox, out: Path, region: str = "us-east-1") -> int:
+def _deliver(mailbox: _Mailbox, out: Path, sent_at: datetime, region: str = "us-east-1") -> int:
     """Write every notification waiting in the mailbox as the e-mail each recipient gets."""
     delivered = 0
     while True:
@@ -281,7 +297,7 @@ def _deliver(mailbox: _Mailbox, out: Path, region: str = "us-east-1") -> int:
                 mailbox.count += 1
                 level = notification.get("MessageAttributes", {}).get("level", {}).get("Value", "notice")
                 path = out / "emails" / f"{mailbox.count:04d}-{level}.eml"
-                path.write_bytes(sns_email(notification, address, subscription, region))
+                path.write_bytes(sns_email(notification, address, subscription, region, sent_at))
                 delivered += 1
             mailbox.client.delete_message(QueueUrl=mailbox.url, ReceiptHandle=message["ReceiptHandle"])
 
@@ -291,20 +307,22 @@ def _play(
     endpoint: str,
     resources: LocalResources,
     clock: SimClock,
+    fake: FakeMastodon,
     until: datetime,
     tick_minutes: int,
     mailbox: _Mailbox,
     out: Path,
     say: Callable[[str], None],
 ) -> dict[str, int]:
-    dispatch = _load_handler("dispatch_polls")
-    poll = _load_handler("poll_account")
-    check = _load_handler("check_sla")
+    log = (out / "lambda-output.log").open("w", encoding="utf-8")
+    dispatch = _load_handler("dispatch_polls", log)
+    poll = _load_handler("poll_account", log)
+    check = _load_handler("check_sla", log)
     sqs = session.client("sqs", endpoint_url=endpoint)
     queue_arn = sqs.get_queue_attributes(
         QueueUrl=resources.poll_queue_url, AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
-    totals = {"polls": 0, "stored": 0, "turns": 0, "escalations": 0}
+    totals = {"runs": 0, "polls": 0, "stored": 0, "turns": 0, "escalations": 0}
     from reply_sla.wiring import container
 
     store = container().store
@@ -313,6 +331,7 @@ def _play(
         event = {"scheduled_time": clock.now.isoformat()}
         dispatch(event, LambdaContextStub("dispatch_polls"))
         received = sqs.receive_message(QueueUrl=resources.poll_queue_url, MaxNumberOfMessages=10)
+        totals["runs"] += 1
         messages = received.get("Messages", [])
         if messages:
             response = poll(_sqs_event(messages, queue_arn), LambdaContextStub("poll_account"))
@@ -325,18 +344,38 @@ def _play(
             totals["polls"] += len(messages) - len(failed)
         report = check(event, LambdaContextStub("check_sla"))
         totals["escalations"] += int(report.get("fired", 0))
-        _deliver(mailbox, out)
-        clock.now += timedelta(minutes=tick_minutes)
+        _deliver(mailbox, out, clock.now)
+        clock.now = _next_run(clock.now, tick_minutes, fake, store)
         local_day = clock.now.astimezone(ZoneInfo(TIMEZONE)).date()
         if local_day != day and clock.now < until:
             day = local_day
             open_now = len(store.open_turns(BRAND))
             say(f"  {local_day:%a %d %b}: {totals['escalations']} escalations so far, {open_now} open turns")
+    log.close()
     week_label = previous_week(until, TIMEZONE)
     messages, turns, _ = store.week_items(BRAND, week_label)
     totals["stored"] = len(messages)
     totals["turns"] = len(turns)
     return totals
+
+
+def _next_run(now: datetime, max_gap_minutes: int, fake: FakeMastodon, store: Any) -> datetime:
+    """The next minute at which a run every minute would do anything.
+
+    The schedules fire every minute; minutes in which no customer or brand posts and no ladder
+    level falls due change nothing, so the simulation skips them. A run still happens at least
+    every `max_gap_minutes`, as polls and checks would.
+    """
+    candidates = [now + timedelta(minutes=max_gap_minutes)]
+    for event in (fake.next_post_after(now), store.next_due_at()):
+        if event is not None and event > now:
+            candidates.append(event)
+    nxt = min(candidates)
+    # Round up to the minute boundary the schedule fires on, and always move forward.
+    rounded = nxt.replace(second=0, microsecond=0)
+    if rounded < nxt:
+        rounded += timedelta(minutes=1)
+    return max(rounded, now + timedelta(minutes=1))
 
 
 def _summarize(
@@ -351,9 +390,10 @@ def _summarize(
 ) -> tuple[list[Path], dict[str, Any]]:
     """Run the Monday 07:00 schedule, then download the files through presigned links."""
     clock.now = week_end + timedelta(hours=7)
-    summary = _load_handler("weekly_summary")
-    summary({"scheduled_time": clock.now.isoformat()}, LambdaContextStub("weekly_summary"))
-    _deliver(mailbox, out)
+    with (out / "lambda-output.log").open("a", encoding="utf-8") as log:
+        summary = _load_handler("weekly_summary", log)
+        summary({"scheduled_time": clock.now.isoformat()}, LambdaContextStub("weekly_summary"))
+    _deliver(mailbox, out, clock.now)
     s3 = session.client("s3", endpoint_url=endpoint)
     target = out / "summaries" / BRAND / week
     target.mkdir(parents=True, exist_ok=True)

@@ -196,6 +196,12 @@ class FakeMastodon:
             self._pending += [_Notification(a.id, status) for a in status.mentions if a.local]
             return self._status_entity(status, created_at, None)
 
+    def next_post_after(self, moment: datetime) -> datetime | None:
+        """When the next scripted status appears (lets a simulation skip idle minutes)."""
+        with self._lock:
+            later = [s.created_at for s in self._statuses.values() if s.created_at > moment]
+        return min(later, default=None)
+
     def _parse_mentions(self, text: str) -> Iterator[_Account]:
         for match in _MENTION.finditer(text):
             username, domain = match.group(1).lower(), (match.group(2) or self.domain).lower()
@@ -626,6 +632,9 @@ def _break(kind: str, body: Any) -> Any:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY each keep-alive response
+    # waits ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     timeout = 30  # an idle keep-alive connection frees its thread
 
     def _serve(self) -> None:

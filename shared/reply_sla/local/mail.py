@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import format_datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,18 +18,29 @@ _FOOTER = (
 )
 
 
-def sns_email(notification: dict[str, Any], address: str, subscription_arn: str, region: str) -> bytes:
-    """The MIME message SNS sends for one notification (plain text, subject from `Subject`)."""
+def sns_email(
+    notification: dict[str, Any],
+    address: str,
+    subscription_arn: str,
+    region: str,
+    sent_at: datetime | None = None,
+) -> bytes:
+    """The MIME message SNS sends for one notification (plain text, subject from `Subject`).
+
+    `sent_at` overrides the notification's timestamp (a simulated clock)."""
     mail = EmailMessage()
     mail["From"] = "AWS Notifications <no-reply@sns.amazonaws.com>"
     mail["To"] = address
     mail["Subject"] = notification.get("Subject") or "AWS Notification Message"
     timestamp = notification.get("Timestamp")
-    if timestamp:
+    if sent_at is not None:
+        mail["Date"] = format_datetime(sent_at)
+    elif timestamp:
         mail["Date"] = format_datetime(parse_iso(str(timestamp)))
     unsubscribe = (
         f"https://sns.{region}.amazonaws.com/unsubscribe.html?SubscriptionArn="
         f"{quote(subscription_arn, safe='')}&Endpoint={quote(address, safe='')}"
     )
-    mail.set_content(str(notification.get("Message", "")) + _FOOTER.format(unsubscribe=unsubscribe))
+    body = str(notification.get("Message", "")) + _FOOTER.format(unsubscribe=unsubscribe)
+    mail.set_content(body, cte="8bit")
     return bytes(mail)

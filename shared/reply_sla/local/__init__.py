@@ -1,0 +1,1 @@
+"""The embedded local stack: moto provisioning from the template, fake channel servers, the demo."""
