@@ -28,7 +28,7 @@ class ChannelClient(Protocol):
     channel: str
 
     def own_ids(self) -> frozenset[str]:
-        """The brand's own identities on this account (resolved from the API when not configured)."""
+        """The brand's own identities on this account (from the API when not configured)."""
         ...
 
     def fetch_new(self, cursors: Mapping[str, str | None], now: datetime) -> FetchResult:
@@ -38,13 +38,6 @@ class ChannelClient(Protocol):
     def thread_root(self, message_id: str) -> str:
         """The id of the root of the thread a message belongs to (one API call, at most)."""
         ...
-
-
-@dataclass
-class DueTurn:
-    """A turn whose next ladder level is due, as read from the due index."""
-
-    turn: Turn
 
 
 class ThreadStore(Protocol):
@@ -60,24 +53,37 @@ class ThreadStore(Protocol):
         self,
         state: ThreadState,
         messages: Sequence[Message],
-        turns: Sequence[Turn],
+        new_turns: Sequence[Turn],
+        changed_turns: Sequence[Turn],
         events: Sequence[SlaEvent],
         now: datetime,
     ) -> None: ...
 
     def cursors(self, account_id: str) -> dict[str, str | None]: ...
 
-    def save_cursors(self, account_id: str, cursors: Mapping[str, str | None], now: datetime) -> None: ...
+    def save_cursors(
+        self, account_id: str, cursors: Mapping[str, str | None], now: datetime
+    ) -> None: ...
+
+    def last_polls(self, account_ids: Sequence[str]) -> dict[str, datetime]: ...
 
     def due_turns(self, now: datetime, limit: int = 500) -> list[Turn]: ...
 
-    def claim_level(self, turn: Turn, level: str, now: datetime, next_level: tuple[str, datetime] | None) -> bool: ...
+    def next_due_at(self) -> datetime | None: ...
 
-    def release_level(self, turn: Turn, level: str, next_level: tuple[str, datetime] | None) -> None: ...
+    def claim_level(
+        self, turn: Turn, level: str, now: datetime, next_level: tuple[str, datetime] | None
+    ) -> bool: ...
+
+    def release_level(
+        self, turn: Turn, level: str, next_level: tuple[str, datetime] | None
+    ) -> None: ...
 
     def record_event(self, event: SlaEvent) -> bool: ...
 
-    def week_items(self, brand: str, week: str) -> tuple[list[Message], list[Turn], list[SlaEvent]]: ...
+    def week_items(
+        self, brand: str, week: str
+    ) -> tuple[list[Message], list[Turn], list[SlaEvent]]: ...
 
     def open_turns(self, brand: str) -> list[Turn]: ...
 
@@ -105,7 +111,6 @@ class SecretSource(Protocol):
 __all__ = [
     "ChannelClient",
     "ConfigSource",
-    "DueTurn",
     "FetchResult",
     "Notifier",
     "PollCursor",

@@ -13,13 +13,12 @@ from typing import Any
 
 from reply_sla.config import AccountConfig, MonitorConfig
 from reply_sla.domain.policy import FixedWindowPolicy, ReplyToEveryInbound, ResponsePolicy, Triage
-from reply_sla.ports import ChannelClient, ConfigSource, SecretSource
+from reply_sla.ports import ChannelClient, ConfigSource, SecretSource, ThreadStore
 from reply_sla.services.checking import BrandView, CheckReport, check_sla
 from reply_sla.services.dispatch import DispatchReport, dispatch_polls
 from reply_sla.services.polling import PollReport, poll_account
 from reply_sla.services.summary import SummaryReport, build_weekly_summary
 from reply_sla.settings import Settings
-
 
 # The parsed config is kept this long; SSM reads are cached for longer by Powertools.
 CONFIG_SECONDS = 60.0
@@ -82,7 +81,7 @@ class Container:
         return self._config[1]
 
     @cached_property
-    def store(self) -> Any:
+    def store(self) -> ThreadStore:
         from reply_sla.adapters.dynamodb_store import DynamoThreadStore
 
         def zone_of(brand: str) -> str:
@@ -122,7 +121,9 @@ class Container:
 
     def brand_view(self, brand: str) -> BrandView:
         config = self.config().brands.get(brand)
-        return BrandView(name=config.name if config else brand, timezone=config.timezone if config else "UTC")
+        return BrandView(
+            name=config.name if config else brand, timezone=config.timezone if config else "UTC"
+        )
 
     # -- use-cases, as the handlers call them ---------------------------------------------------
 
@@ -150,7 +151,9 @@ class Container:
     def check(self, now: datetime) -> CheckReport:
         return check_sla(self.store, self.notifier(), self.policy, self.brand_view, now)
 
-    def summarize(self, brand: str, week: str, now: datetime, *, notify: bool = True) -> SummaryReport:
+    def summarize(
+        self, brand: str, week: str, now: datetime, *, notify: bool = True
+    ) -> SummaryReport:
         from reply_sla.adapters.s3_reports import S3ReportStore
 
         self.settings.require("bucket_name")
@@ -194,7 +197,7 @@ def use_container(replacement: Container | None) -> None:
 
 
 def scheduled_time(event: dict[str, Any], clock: Callable[[], datetime]) -> datetime:
-    """The schedule's own time (EventBridge Scheduler's <aws.scheduler.scheduled-time>), else now."""
+    """The schedule's own time (Scheduler's <aws.scheduler.scheduled-time>), else the clock."""
     value = event.get("scheduled_time") if isinstance(event, dict) else None
     if isinstance(value, str) and value and not value.startswith("<"):
         from reply_sla.domain.weeks import parse_iso

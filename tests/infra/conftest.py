@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from reply_sla.local.provision import load_template, translate_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-from reply_sla.local.provision import load_template
 
+from reply_sla.local.provision import load_template
 from tests.infra.conftest import TEMPLATE, SamBuild, offline_env, python312, run
 
 pytestmark = pytest.mark.infra

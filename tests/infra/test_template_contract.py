@@ -7,8 +7,8 @@ import zoneinfo
 from typing import Any
 
 import pytest
-from reply_sla.local.provision import translate_template
 
+from reply_sla.local.provision import translate_template
 from tests.infra.conftest import TEMPLATE
 
 pytestmark = pytest.mark.infra

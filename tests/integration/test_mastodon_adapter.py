@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from reply_sla.adapters.channels import build_channel_client
 from reply_sla.adapters.channels.http import USER_AGENT, new_session
 from reply_sla.adapters.channels.mastodon import MastodonClient

@@ -16,6 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
 from reply_sla.local.fake_mastodon import FakeMastodon
 
 SPEC_URI = "urn:replysla:mastodon-openapi"

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from reply_sla.local.provision import (
     LocalResources,
     load_template,
     provision_local,
     provision_table,
 )
-
 from tests.conftest import TEMPLATE, local_session
 
 TABLE = load_template(TEMPLATE)["Resources"]["Table"]["Properties"]

@@ -77,7 +77,9 @@ def poll(store: DynamoThreadStore, channel: FakeChannel, minutes: float):
 
 def test_polling_a_page_twice_stores_nothing_new(store: DynamoThreadStore, backend):
     # Given a page with two threads, one answered, stored once
-    channel = FakeChannel([inbound(0, thread_id="a"), inbound(1, thread_id="b"), outbound(5, thread_id="a")])
+    channel = FakeChannel(
+        [inbound(0, thread_id="a"), inbound(1, thread_id="b"), outbound(5, thread_id="a")]
+    )
     first = poll(store, channel, 10)
     assert first.stored == 3 and first.turns_opened == 2 and first.turns_answered == 1
     # When the same page is served again (as if the cursor had not moved) and polled
@@ -171,7 +173,7 @@ def test_cursor_does_not_move_when_storing_fails(store: DynamoThreadStore, monke
 def test_stale_thread_version_is_a_conflict(store: DynamoThreadStore):
     # Given a thread stored once
     poll(store, FakeChannel([inbound(0, thread_id="c")]), 1)
-    state, turn = store.load_threads(ACCOUNT.id, ["c"])["c"]
+    state, _ = store.load_threads(ACCOUNT.id, ["c"])["c"]
     # When a writer that read version 0 tries to write
     stale = state.model_copy(update={"version": 0})
     # Then the transaction is refused and nothing is written
@@ -240,7 +242,7 @@ def test_failed_publish_is_retried_by_the_next_check(store: DynamoThreadStore):
     report = check_sla(store, working, POLICY, brands, at(71))
     # Then the escalation goes out once
     assert report.fired == 1 and len(working.published) == 1
-    subject, body, attributes = working.published[0]
+    subject, _, attributes = working.published[0]
     assert attributes["level"] == "breach" and attributes["brand"] == "acme"
     assert len(subject) < 100 and "1h 11m" in subject
 

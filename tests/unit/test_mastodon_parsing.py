@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from reply_sla.adapters.channels.http import ChannelHttp, parse_link_header
 from reply_sla.adapters.channels.mastodon import (
     MastodonClient,

@@ -71,7 +71,7 @@ def test_late_reply_is_a_breach_and_exact_target_is_not():
 
 
 def test_next_inbound_after_a_reply_opens_a_next_response_turn():
-    # §4: after a reply, the next inbound message opens the next turn, measured against next_response.
+    # §4: after a reply, the next inbound message opens the next turn (next_response target).
     # Given an answered turn, When the customer follows up after the reply
     result = run(inbound(0), outbound(10), inbound(30))
     # Then a second turn opens at the follow-up with the 2 h next-response target

@@ -16,5 +16,5 @@ _CONFIG = Config(
 
 def client(service: str, endpoint_url: str | None = None, session: Any | None = None) -> Any:
     """A client for one service; `endpoint_url` is for local stacks (moto, DynamoDB Local)."""
-    factory = session or boto3.session.Session()
+    factory: Any = session or boto3.session.Session()
     return factory.client(service, endpoint_url=endpoint_url or None, config=_CONFIG)

@@ -272,8 +272,13 @@ class DynamoThreadStore:
         try:
             self._call("transact_write_items", TransactItems=actions)
         except ClientError as exc:
-            if _error_code(exc) in {"TransactionCanceledException", "ConditionalCheckFailedException"}:
-                raise StoreConflict(f"thread {state.thread_id} changed while it was written") from exc
+            if _error_code(exc) in {
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            }:
+                raise StoreConflict(
+                    f"thread {state.thread_id} changed while it was written"
+                ) from exc
             raise
 
     def _message_put(self, message: Message, now: datetime, expires: int) -> dict[str, Any]:
@@ -288,7 +293,9 @@ class DynamoThreadStore:
         }
         if message.direction is Direction.INBOUND:
             body["week_pk"] = self._week_pk(message.brand, message.created_at)
-            body["week_sk"] = f"MSG#{iso_utc(message.created_at)}#{message.account_id}#{message.message_id}"
+            body["week_sk"] = (
+                f"MSG#{iso_utc(message.created_at)}#{message.account_id}#{message.message_id}"
+            )
         item.update(_serialize(body))
         return {
             "TableName": self._table,
@@ -359,7 +366,9 @@ class DynamoThreadStore:
             "sk": f"EVT#{event.event_id}",
             **event.model_dump(mode="json"),
             "week_pk": self._week_pk(event.brand, event.at),
-            "week_sk": f"EVT#{iso_utc(event.at)}#{event.account_id}#{event.thread_id}#{event.event_id}",
+            "week_sk": (
+                f"EVT#{iso_utc(event.at)}#{event.account_id}#{event.thread_id}#{event.event_id}"
+            ),
         }
         return {
             "TableName": self._table,
@@ -422,7 +431,10 @@ class DynamoThreadStore:
             for item in self._query(
                 IndexName=DUE_INDEX,
                 KeyConditionExpression="due_pk = :p AND due_sk <= :now",
-                ExpressionAttributeValues={":p": {"S": f"DUE#{shard}"}, ":now": {"S": iso_utc(now)}},
+                ExpressionAttributeValues={
+                    ":p": {"S": f"DUE#{shard}"},
+                    ":now": {"S": iso_utc(now)},
+                },
                 Limit=limit,
             ):
                 turns.append(Turn.model_validate(item))
@@ -534,9 +546,7 @@ class DynamoThreadStore:
 
     # -- reading for summaries ----------------------------------------------------------------
 
-    def week_items(
-        self, brand: str, week: str
-    ) -> tuple[list[Message], list[Turn], list[SlaEvent]]:
+    def week_items(self, brand: str, week: str) -> tuple[list[Message], list[Turn], list[SlaEvent]]:
         """The brand-week's inbound messages, turns opened or due in it, and its events.
 
         Turns due in the week may have opened the week before: those are read from the previous

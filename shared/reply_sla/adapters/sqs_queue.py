@@ -26,4 +26,6 @@ class SqsPollQueue:
             )
             failed = response.get("Failed", [])
             if failed:
-                raise RuntimeError(f"SQS refused {len(failed)} poll request(s): {failed[0].get('Message')}")
+                raise RuntimeError(
+                    f"SQS refused {len(failed)} poll request(s): {failed[0].get('Message')}"
+                )

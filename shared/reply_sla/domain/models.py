@@ -28,7 +28,8 @@ class Priority(StrEnum):
 
 
 class TurnKind(StrEnum):
-    """The first turn of a thread is measured against `first_response`, later ones `next_response`."""
+    """The first turn of a thread is measured against `first_response`, later ones against
+    `next_response`."""
 
     FIRST = "first"
     NEXT = "next"

@@ -28,9 +28,7 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 def neutralize(text: str, limit: int = QUOTED_TEXT_CHARS) -> str:
     """Customer text made safe for a plain-text e-mail: no controls, no bidi tricks, capped."""
     text = _BIDI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
-    ).strip()
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
@@ -94,14 +92,16 @@ def escalation_body(
     handle = one_line(turn.author_handle, 60)
     lines = [
         f"{brand_name}: a customer on {channel_name(turn.channel)} has waited "
-        f"{human_duration(waited_seconds)} for a reply (target {human_duration(turn.target_seconds)}).",
+        f"{human_duration(waited_seconds)} for a reply "
+        f"(target {human_duration(turn.target_seconds)}).",
         "",
         f"Customer:   {who}" + (f" ({handle})" if handle and handle != who else ""),
         f"Channel:    {channel_name(turn.channel)}, account {turn.account_id}"
         + (" (private message)" if turn.private else ""),
-        f"Waiting:    {human_duration(waited_seconds)} since {local_time(turn.opened_at, timezone)}",
+        f"Waiting:    {human_duration(waited_seconds)} "
+        f"since {local_time(turn.opened_at, timezone)}",
         f"Target:     {target_kind} within {human_duration(turn.target_seconds)} "
-        f"(policy \"{turn.policy}\")",
+        f'(policy "{turn.policy}")',
         f"Due:        {local_time(turn.due_at, timezone)}"
         + (f" ({human_duration(overdue)} ago)" if overdue > 0 else ""),
         f"Priority:   {turn.priority.value}",
@@ -114,10 +114,14 @@ def escalation_body(
         ),
         "",
         "What the customer wrote"
-        + (f" ({turn.inbound_count} messages, the first shown):" if turn.inbound_count > 1 else ":"),
+        + (
+            f" ({turn.inbound_count} messages, the first shown):" if turn.inbound_count > 1 else ":"
+        ),
         quote(turn.text) if turn.text.strip() else "  > (no text)",
         "",
-        f"Open the conversation: {turn.url}" if turn.url else "Open the conversation on the channel.",
+        f"Open the conversation: {turn.url}"
+        if turn.url
+        else "Open the conversation on the channel.",
         "",
         "A reply in the conversation closes this wait and stops further alerts.",
         f"Turn id: {turn.key}",

@@ -1,4 +1,4 @@
-"""Response windows behind one interface, so business time and policy books can replace the fixed one.
+"""Response windows behind one interface, so business time and policy books can replace it.
 
 The skeleton's `FixedWindowPolicy` measures calendar time (24/7): first response within 1 h,
 next response within 2 h, one `breach` level at 100 % of the target.

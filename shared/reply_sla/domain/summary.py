@@ -127,9 +127,7 @@ def week_metrics(facts: WeekFacts) -> dict[str, Any]:
         if start <= t.due_at < end and t.due_at <= now and t.status is not TurnStatus.DISMISSED
     ]
     on_time = [t for t in due if t.status is TurnStatus.ANSWERED and not t.breached]
-    breaches = sorted(
-        (t for t in due if _breached(t, now)), key=lambda t: (t.due_at, t.key)
-    )
+    breaches = sorted((t for t in due if _breached(t, now)), key=lambda t: (t.due_at, t.key))
     overdue = sorted(
         (t for t in facts.open_turns if t.status is TurnStatus.OPEN and t.due_at < now),
         key=lambda t: t.due_at,
@@ -190,6 +188,14 @@ def daily_counts(facts: WeekFacts, timezone: str) -> list[dict[str, Any]]:
     return days
 
 
+def _channel_is(channel: str) -> Callable[[str, str], bool]:
+    return lambda ch, _account: ch == channel
+
+
+def _account_is(account: str) -> Callable[[str, str], bool]:
+    return lambda _channel, acc: acc == account
+
+
 def weekly_summary(
     facts: WeekFacts,
     *,
@@ -210,12 +216,8 @@ def weekly_summary(
         "period": {"start": facts.start.isoformat(), "end": facts.end.isoformat()},
         "generated_at": facts.now.isoformat(),
         "metrics": week_metrics(facts),
-        "by_channel": {
-            c: week_metrics(facts.only(lambda ch, _a, c=c: ch == c)) for c in channels  # type: ignore[misc]
-        },
-        "by_account": {
-            a: week_metrics(facts.only(lambda _c, acc, a=a: acc == a)) for a in accounts  # type: ignore[misc]
-        },
+        "by_channel": {c: week_metrics(facts.only(_channel_is(c))) for c in channels},
+        "by_account": {a: week_metrics(facts.only(_account_is(a))) for a in accounts},
         "daily": daily_counts(facts, timezone),
         "open_overdue_turns": [
             breach_row(t, facts.now)

@@ -99,7 +99,8 @@ def _open_turn(
 
 
 def _spoke(state: ThreadState, message: Message, who: Direction) -> ThreadState:
-    """Remember who spoke last, by the platform's clock (a late-polled old message changes nothing)."""
+    """Remember who spoke last by the platform's clock (a late-polled old message changes
+    nothing)."""
     if state.last_message_at is not None and message.created_at < state.last_message_at:
         return state
     return state.model_copy(update={"last_speaker": who, "last_message_at": message.created_at})

@@ -18,7 +18,7 @@ import time
 import urllib.request
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -116,7 +116,7 @@ class DemoResult:
     headline: dict[str, Any]
 
 
-def _sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+def _sqs_event(messages: Sequence[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
     """The event Lambda's SQS event source sends."""
     return {
         "Records": [
@@ -185,7 +185,10 @@ def run_demo(
         with _environment(env):
             session = boto3.session.Session()
             resources = provision_local(
-                session, endpoint, parameters={"ManagerEmails": MANAGER}, name_prefix="replysla-demo"
+                session,
+                endpoint,
+                parameters={"ManagerEmails": MANAGER},
+                name_prefix="replysla-demo",
             )
             config_path = workdir / "replysla.yaml"
             config_path.write_text(
@@ -199,10 +202,19 @@ def run_demo(
             try:
                 say(
                     f"Playing week {week} ({TIMEZONE}) for brand ACME: {len(scenario.threads)} "
-                    f"conversations on a local Mastodon, checks every {tick_minutes} simulated minutes"
+                    "conversations on a local Mastodon"
                 )
                 result = _play(
-                    session, endpoint, resources, clock, fake, week_end, tick_minutes, mailbox, out, say
+                    session,
+                    endpoint,
+                    resources,
+                    clock,
+                    fake,
+                    week_end,
+                    tick_minutes,
+                    mailbox,
+                    out,
+                    say,
                 )
                 summary_files, headline = _summarize(
                     session, endpoint, resources, clock, week_end, week, mailbox, out
@@ -274,7 +286,9 @@ def _mailbox(session: boto3.session.Session, endpoint: str, resources: LocalReso
     sqs = session.client("sqs", endpoint_url=endpoint)
     sns = session.client("sns", endpoint_url=endpoint)
     url = sqs.create_queue(QueueName="replysla-demo-mailbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=resources.topic_arn, Protocol="sqs", Endpoint=arn)
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=resources.topic_arn)["Subscriptions"]
     recipients = [
@@ -295,11 +309,17 @@ def _deliver(mailbox: _Mailbox, out: Path, sent_at: datetime, region: str = "us-
             notification = json.loads(message["Body"])
             for address, subscription in mailbox.recipients:
                 mailbox.count += 1
-                level = notification.get("MessageAttributes", {}).get("level", {}).get("Value", "notice")
+                level = (
+                    notification.get("MessageAttributes", {})
+                    .get("level", {})
+                    .get("Value", "notice")
+                )
                 path = out / "emails" / f"{mailbox.count:04d}-{level}.eml"
                 path.write_bytes(sns_email(notification, address, subscription, region, sent_at))
                 delivered += 1
-            mailbox.client.delete_message(QueueUrl=mailbox.url, ReceiptHandle=message["ReceiptHandle"])
+            mailbox.client.delete_message(
+                QueueUrl=mailbox.url, ReceiptHandle=message["ReceiptHandle"]
+            )
 
 
 def _play(
@@ -350,11 +370,14 @@ def _play(
         if local_day != day and clock.now < until:
             day = local_day
             open_now = len(store.open_turns(BRAND))
-            say(f"  {local_day:%a %d %b}: {totals['escalations']} escalations so far, {open_now} open turns")
+            say(
+                f"  {local_day:%a %d %b}: {totals['escalations']} escalations so far, "
+                f"{open_now} open turns"
+            )
     log.close()
     week_label = previous_week(until, TIMEZONE)
-    messages, turns, _ = store.week_items(BRAND, week_label)
-    totals["stored"] = len(messages)
+    inbound, turns, _ = store.week_items(BRAND, week_label)
+    totals["stored"] = len(inbound)
     totals["turns"] = len(turns)
     return totals
 
@@ -404,7 +427,7 @@ def _summarize(
             Params={"Bucket": resources.bucket_name, "Key": f"summaries/{BRAND}/{week}/{name}"},
             ExpiresIn=7 * 86400,
         )
-        with urllib.request.urlopen(link, timeout=10) as response:  # noqa: S310 - local moto URL
+        with urllib.request.urlopen(link, timeout=10) as response:
             (target / name).write_bytes(response.read())
         files.append(target / name)
     metrics = json.loads((target / "summary.json").read_text(encoding="utf-8"))["metrics"]

@@ -122,10 +122,17 @@ def script_week(
         if kind == "brand_started":
             post = fake.post(brand["id"], "Our winter sale starts today! Questions welcome.", asked)
             question = fake.post(
-                customer["id"], "@acme does the sale include the outlet?", asked + timedelta(minutes=25),
+                customer["id"],
+                "@acme does the sale include the outlet?",
+                asked + timedelta(minutes=25),
                 in_reply_to=post["id"],
             )
-            fake.post(brand["id"], "Yes, everything!", asked + timedelta(minutes=50), in_reply_to=question["id"])
+            fake.post(
+                brand["id"],
+                "Yes, everything!",
+                asked + timedelta(minutes=50),
+                in_reply_to=question["id"],
+            )
             scenario.threads.append(ScriptedThread(kind, post["id"], customer["acct"]))
             continue
         root = fake.post(
@@ -150,7 +157,9 @@ def script_week(
         )
         if kind == "follow_up":
             later = asked + reply_after + timedelta(minutes=rng.randrange(20, 240))
-            follow = fake.post(customer["id"], rng.choice(FOLLOW_UPS), later, in_reply_to=reply["id"])
+            follow = fake.post(
+                customer["id"], rng.choice(FOLLOW_UPS), later, in_reply_to=reply["id"]
+            )
             if rng.random() < 0.6:
                 fake.post(
                     brand["id"],
@@ -159,5 +168,10 @@ def script_week(
                     in_reply_to=follow["id"],
                 )
         elif kind == "thanks":
-            fake.post(customer["id"], "@acme thanks!", asked + reply_after + timedelta(minutes=3), in_reply_to=reply["id"])
+            fake.post(
+                customer["id"],
+                "@acme thanks!",
+                asked + reply_after + timedelta(minutes=3),
+                in_reply_to=reply["id"],
+            )
     return scenario

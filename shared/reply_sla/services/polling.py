@@ -39,7 +39,9 @@ def _resolve_threads(
     """Give every message its thread id: its own for a root, else its parent's thread."""
     thread_of: dict[str, str] = {m.message_id: m.thread_id for m in messages if m.thread_id}
     parents = [
-        m.parent_id for m in messages if not m.thread_id and m.parent_id and m.parent_id not in thread_of
+        m.parent_id
+        for m in messages
+        if not m.thread_id and m.parent_id and m.parent_id not in thread_of
     ]
     if parents:
         thread_of.update(
@@ -106,7 +108,9 @@ def _store_thread(
                 )
                 report.stored += len(chunk)
                 report.turns_opened += len(advance.new_turns)
-                report.turns_answered += sum(1 for e in advance.events if e.type is EventType.REPLIED)
+                report.turns_answered += sum(
+                    1 for e in advance.events if e.type is EventType.REPLIED
+                )
                 state = advance.state.model_copy(update={"version": advance.state.version + 1})
                 latest = {t.seq: t for t in [*advance.new_turns, *advance.changed_turns]}
                 if state.open_turn is None:

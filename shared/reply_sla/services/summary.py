@@ -55,15 +55,17 @@ def build_weekly_summary(
         events=events,
         open_turns=store.open_turns(brand),
     )
-    summary = weekly_summary(facts, brand=brand, brand_name=brand_name, week=week, timezone=timezone)
+    summary = weekly_summary(
+        facts, brand=brand, brand_name=brand_name, week=week, timezone=timezone
+    )
     prefix = f"summaries/{brand}/{week}/"
     bodies = {
         "summary.json": summary_json(summary),
         "summary.csv": summary_csv(summary),
         "summary.html": summary_html(summary),
     }
-    for name, body in bodies.items():
-        reports.put(prefix + name, body, FILES[name])
+    for name, content in bodies.items():
+        reports.put(prefix + name, content, FILES[name])
     link = reports.download_link(prefix + "summary.html", LINK_SECONDS)
     metrics = summary["metrics"]
     headline: dict[str, object] = {
@@ -96,7 +98,8 @@ def build_weekly_summary(
             ]
         )
         notifier.publish(
-            f"[replysla] {brand_name} week {week}: {_pct(metrics['sla_attainment'])} answered on time",
+            f"[replysla] {brand_name} week {week}: "
+            f"{_pct(metrics['sla_attainment'])} answered on time",
             body + "\n",
             {"brand": brand, "level": "summary"},
         )
