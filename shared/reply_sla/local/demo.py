@@ -417,7 +417,9 @@ def _summarize(
         summary = _load_handler("weekly_summary", log)
         summary({"scheduled_time": clock.now.isoformat()}, LambdaContextStub("weekly_summary"))
     _deliver(mailbox, out, clock.now)
-    s3 = session.client("s3", endpoint_url=endpoint)
+    from reply_sla.adapters.aws import client
+
+    s3 = client("s3", endpoint, session)
     target = out / "summaries" / BRAND / week
     target.mkdir(parents=True, exist_ok=True)
     files = []

@@ -1,0 +1,73 @@
+"""`replysla demo --out DIR`: the contract outside checks rely on (exit 0, the file names)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo")
+    # Given a fresh output folder, When the demo runs as a user would run it
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reply_sla.cli.main",
+            "demo",
+            "--out",
+            str(out),
+            "--week",
+            "2026-W46",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out, done.stdout
+
+
+def test_demo_writes_the_summary_files_for_the_week(demo_out):
+    out, stdout = demo_out
+    folder = out / "summaries" / "acme" / "2026-W46"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "summary.csv",
+        "summary.html",
+        "summary.json",
+    ]
+    summary = json.loads((folder / "summary.json").read_text())
+    metrics = summary["metrics"]
+    # The scripted week has 8 never-answered threads and 10 answered late: they must show.
+    assert metrics["turns_opened"] >= 50
+    assert len(metrics["breaches"]) >= 18
+    assert metrics["open_overdue"] >= 8
+    assert 0 < metrics["response_rate"] < 1 and 0 < metrics["sla_attainment"] < 1
+    html = (folder / "summary.html").read_text()
+    assert "<script" not in html.lower() and "<svg" in html
+    assert "Done in" in stdout and "e-mails a manager receives" in stdout
+
+
+def test_demo_emails_are_mime_messages_a_manager_can_read(demo_out):
+    out, _ = demo_out
+    files = sorted((out / "emails").glob("*.eml"))
+    escalations = [f for f in files if "-breach" in f.name]
+    notices = [f for f in files if "-summary" in f.name]
+    assert len(escalations) >= 18 and len(notices) == 1
+    for path in files:
+        mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert mail["To"] == "care-lead@acme.example"
+        assert 0 < len(mail["Subject"]) < 100
+        body = mail.get_content()
+        assert "unsubscribe" in body
+        # No customer line can pass for a header: customer text is quoted.
+        assert "\u202e" not in body
+    notice = email.message_from_bytes(notices[0].read_bytes(), policy=email.policy.default)
+    assert "X-Amz-Expires=604800" in notice.get_content()

@@ -1,0 +1,186 @@
+"""The four real handlers end to end: moto resources from template.yaml, the real Mastodon
+adapter against the fake server, a simulated clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reply_sla.local.demo import LambdaContextStub, SimClock, _load_handler, _sqs_event
+from reply_sla.local.fake_mastodon import FakeMastodon
+from reply_sla.local.provision import provision_local
+from reply_sla.settings import Settings
+from reply_sla.wiring import Container, use_container
+from tests.conftest import local_session
+
+MONDAY = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Stack:
+    clock: SimClock
+    fake: FakeMastodon
+    brand: str
+    customer: str
+    session: Any
+    env: dict[str, str]
+
+    def run(self, name: str, event: dict[str, Any]) -> Any:
+        return _load_handler(name)(event, LambdaContextStub(name))
+
+    def tick(self) -> dict[str, Any]:
+        """One scheduled minute: dispatch, deliver the queued polls, check."""
+        event = {"scheduled_time": self.clock.now.isoformat()}
+        self.run("dispatch_polls", event)
+        sqs = self.session.client("sqs")
+        received = sqs.receive_message(QueueUrl=self.env["POLL_QUEUE_URL"], MaxNumberOfMessages=10)
+        messages = received.get("Messages", [])
+        if messages:
+            response = self.run("poll_account", _sqs_event(messages, "arn:aws:sqs:poll"))
+            assert response == {"batchItemFailures": []}
+            for m in messages:
+                sqs.delete_message(
+                    QueueUrl=self.env["POLL_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"]
+                )
+        result: dict[str, Any] = self.run("check_sla", event)
+        return result
+
+    def published(self) -> list[dict[str, Any]]:
+        sqs = self.session.client("sqs")
+        url = sqs.get_queue_url(QueueName="mailbox")["QueueUrl"]
+        out = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for m in batch:
+                out.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return out
+
+
+@pytest.fixture
+def stack(moto_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    session = local_session()
+    resources = provision_local(session, None, name_prefix="pipeline")
+    sqs, sns = session.client("sqs"), session.client("sns")
+    mailbox = sqs.create_queue(QueueName="mailbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=mailbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=resources.topic_arn, Protocol="sqs", Endpoint=arn)
+    clock = SimClock(MONDAY)
+    with FakeMastodon(clock=clock) as fake:
+        brand = fake.add_account("acme", "ACME")["id"]
+        customer = fake.add_account("dana", "Dana")["id"]
+        config = tmp_path / "replysla.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "brands": {"acme": {"name": "ACME", "timezone": "Europe/Madrid"}},
+                    "accounts": [
+                        {
+                            "id": "acme-mastodon",
+                            "brand": "acme",
+                            "channel": "mastodon",
+                            "api_base_url": fake.base_url,
+                            "credentials": {"access_token": fake.issue_token(brand)},
+                        }
+                    ],
+                }
+            )
+        )
+        env = {**resources.as_environment(), "REPLYSLA_CONFIG_FILE": str(config)}
+        use_container(Container(Settings.from_env(env), clock=clock))
+        try:
+            yield Stack(clock, fake, brand, customer, session, env)
+        finally:
+            use_container(None)
+
+
+def test_unanswered_mention_becomes_one_readable_escalation(stack: Stack):
+    # Given a customer's mention at 09:05 that nobody answers
+    stack.fake.post(
+        stack.customer, "@acme my order 1234 never arrived", MONDAY + timedelta(minutes=5)
+    )
+    # When the schedules run every 10 minutes for three hours
+    fired = 0
+    for _ in range(18):
+        stack.clock.now += timedelta(minutes=10)
+        fired += stack.tick()["fired"]
+    # Then exactly one breach escalation was published, readable and filterable
+    notes = stack.published()
+    assert fired == 1 and len(notes) == 1
+    note = notes[0]
+    attributes = {k: v["Value"] for k, v in note["MessageAttributes"].items()}
+    assert attributes["brand"] == "acme" and attributes["channel"] == "mastodon"
+    assert attributes["level"] == "breach" and attributes["priority"] == "normal"
+    assert note["Subject"] == "[replysla] @dana waited 1h 5m on Mastodon (ACME)"
+    assert "my order 1234 never arrived" in note["Message"]
+    assert "https://social.example/@dana/" in note["Message"]
+
+
+def test_reply_in_time_sends_nothing_and_repolling_stores_nothing(stack: Stack):
+    # Given a mention answered by the brand 20 minutes later
+    status = stack.fake.post(
+        stack.customer, "@acme is the shop open?", MONDAY + timedelta(minutes=1)
+    )
+    stack.fake.post(
+        stack.brand,
+        "@dana yes, until 20:00",
+        MONDAY + timedelta(minutes=21),
+        in_reply_to=status["id"],
+    )
+    # When the schedules run past the deadline
+    for _ in range(12):
+        stack.clock.now += timedelta(minutes=10)
+        stack.tick()
+    # Then nothing was published
+    assert stack.published() == []
+    # And when the cursors are lost and the same pages are polled again, nothing new is stored
+    table = stack.session.client("dynamodb")
+    before = table.scan(TableName=stack.env["TABLE_NAME"], Select="COUNT")["Count"]
+    table.delete_item(
+        TableName=stack.env["TABLE_NAME"],
+        Key={"pk": {"S": "ACCOUNT#acme-mastodon"}, "sk": {"S": "CURSOR"}},
+    )
+    stack.clock.now += timedelta(minutes=10)
+    stack.tick()
+    after = table.scan(TableName=stack.env["TABLE_NAME"], Select="COUNT")["Count"]
+    assert after == before
+    assert stack.published() == []
+
+
+def test_weekly_summary_writes_three_files_and_a_notice_with_a_link(stack: Stack):
+    # Given a week with one fast and one late answer
+    for minutes, delay in ((0, 10), (120, 150)):
+        asked = MONDAY + timedelta(minutes=minutes)
+        status = stack.fake.post(stack.customer, "@acme question", asked)
+        stack.fake.post(
+            stack.brand, "@dana answer", asked + timedelta(minutes=delay), in_reply_to=status["id"]
+        )
+    for _ in range(40):
+        stack.clock.now += timedelta(minutes=10)
+        stack.tick()
+    stack.published()
+    # When the Monday 07:00 schedule runs
+    stack.clock.now = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    result = stack.run("weekly_summary", {"scheduled_time": "2026-11-23T06:00:00Z"})
+    # Then the three files are in S3 under the week's prefix and the notice links to the HTML
+    assert result == {"summaries": ["summaries/acme/2026-W47/"]}
+    s3 = stack.session.client("s3")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=stack.env["BUCKET_NAME"])["Contents"])
+    assert keys == [f"summaries/acme/2026-W47/summary.{ext}" for ext in ("csv", "html", "json")]
+    summary = json.loads(s3.get_object(Bucket=stack.env["BUCKET_NAME"], Key=keys[2])["Body"].read())
+    metrics = summary["metrics"]
+    assert metrics["turns_opened"] == 2 and metrics["turns_answered"] == 2
+    assert metrics["response_rate"] == 1.0 and metrics["sla_attainment"] == 0.5
+    assert len(metrics["breaches"]) == 1
+    [notice] = stack.published()
+    assert notice["MessageAttributes"]["level"]["Value"] == "summary"
+    assert "summary.html" in notice["Message"] and "X-Amz-Expires=604800" in notice["Message"]
