@@ -42,7 +42,7 @@ class Settings(BaseModel):
         missing = [
             field.alias or name
             for name, field in type(self).model_fields.items()
-            if name in names and not getattr(self, name)
+            if (name in names or field.alias in names) and not getattr(self, name)
         ]
         if missing:
             raise ConfigError(f"environment variable(s) not set: {', '.join(missing)}")

@@ -46,9 +46,11 @@ def test_neutralize_removes_control_characters():
     assert neutralize(text) == "abc[31md"
 
 
-@pytest.mark.parametrize("mark", ["\u202e", "\u202a", "\u202d", "\u2066", "\u2069", "\u200f", "\u061c"])
+@pytest.mark.parametrize(
+    "mark", ["\u202e", "\u202a", "\u202d", "\u2066", "\u2069", "\u200f", "\u061c"]
+)
 def test_neutralize_removes_bidi_controls(mark):
-    # Given a file name spoofed with a bidi control ("invoice<RLO>gpj.exe" shows as "invoiceexe.jpg")
+    # Given a spoofed file name ("invoice<RLO>gpj.exe" displays as "invoiceexe.jpg")
     text = f"invoice{mark}gpj.exe"
     # When it is neutralized
     # Then the control is removed, so the text reads as it really is

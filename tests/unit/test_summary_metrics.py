@@ -230,7 +230,9 @@ def test_next_response_times_cover_next_turns_only():
     # Given a first turn answered after 1 minute and next turns after 10, 20 and 60 minutes
     turns = [turn(TUESDAY, replied_at=TUESDAY + timedelta(minutes=1))]
     turns += [
-        turn(TUESDAY, target=2 * HOUR, replied_at=TUESDAY + timedelta(minutes=m), kind=TurnKind.NEXT)
+        turn(
+            TUESDAY, target=2 * HOUR, replied_at=TUESDAY + timedelta(minutes=m), kind=TurnKind.NEXT
+        )
         for m in (10, 20, 60)
     ]
     # When the week's metrics are computed

@@ -22,12 +22,14 @@ CHANNEL_NAMES = {
     "discourse": "the forum",
     "bluesky": "Bluesky",
 }
+# Every character a mail reader may break a line at becomes a newline, so `quote` sees it.
+_LINE_BREAKS = re.compile("[\r\v\f\x85\u2028\u2029]")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 
 def neutralize(text: str, limit: int = QUOTED_TEXT_CHARS) -> str:
     """Customer text made safe for a plain-text e-mail: no controls, no bidi tricks, capped."""
-    text = _BIDI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _BIDI.sub("", _LINE_BREAKS.sub("\n", text.replace("\r\n", "\n")))
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
@@ -68,11 +70,14 @@ def channel_name(channel: str) -> str:
 
 
 def escalation_subject(turn: Turn, waited_seconds: float, brand: str) -> str:
-    who = one_line(turn.author_handle or turn.author_name or "a customer", 40)
-    return (
-        f"[replysla] {who} waited {human_duration(waited_seconds)} on "
-        f"{channel_name(turn.channel)} ({one_line(brand, 30)})"
-    )[:99]
+    """Who waited how long where, under SNS's 100-character limit; the handle is what shrinks."""
+    tail = (
+        f" waited {human_duration(waited_seconds)} on {channel_name(turn.channel)} "
+        f"({one_line(brand, 30)})"
+    )
+    room = 99 - len("[replysla] ") - len(tail)
+    who = one_line(turn.author_handle or turn.author_name or "a customer", max(room, 8))
+    return f"[replysla] {who}{tail}"[:99]
 
 
 def escalation_body(

@@ -205,8 +205,10 @@ def weekly_summary(
     timezone: str,
 ) -> dict[str, Any]:
     """The whole summary document: the brand's metrics, then per channel and per account."""
-    channels = sorted({t.channel for t in facts.turns} | {m.channel for m in facts.messages})
-    accounts = sorted({t.account_id for t in facts.turns} | {m.account_id for m in facts.messages})
+    # Every source of facts names its groups, so the groups add up to the brand's totals.
+    sources = [*facts.turns, *facts.messages, *facts.events, *facts.open_turns]
+    channels = sorted({s.channel for s in sources})
+    accounts = sorted({s.account_id for s in sources})
     return {
         "schema_version": SCHEMA_VERSION,
         "brand": brand,
