@@ -206,7 +206,12 @@ def weekly_summary(
 ) -> dict[str, Any]:
     """The whole summary document: the brand's metrics, then per channel and per account."""
     # Every source of facts names its groups, so the groups add up to the brand's totals.
-    sources = [*facts.turns, *facts.messages, *facts.events, *facts.open_turns]
+    sources: list[Message | Turn | SlaEvent] = [
+        *facts.turns,
+        *facts.messages,
+        *facts.events,
+        *facts.open_turns,
+    ]
     channels = sorted({s.channel for s in sources})
     accounts = sorted({s.account_id for s in sources})
     return {
