@@ -66,5 +66,8 @@ check: lint test
 
 pr: check
 
+bench: install
+	$(BIN)/python bench/ingest_cost.py
+
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .aws-sam $(OUT) .pytest_cache .mypy_cache .ruff_cache .coverage
