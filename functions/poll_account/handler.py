@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from reply_sla.errors import ReplySlaError
 from reply_sla.wiring import container
 
 logger = Logger()
@@ -22,8 +23,18 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def poll_one(record: SQSRecord) -> None:
     app = container()
-    request = record.json_body
-    report = app.poll(str(request["account_id"]), app.clock())
+    account_id = str(record.json_body["account_id"])
+    try:
+        report = app.poll(account_id, app.clock())
+    except ReplySlaError as exc:
+        # The message goes back to the queue (and after 5 tries to the DLQ); the cursor has not
+        # moved, so nothing is lost. Say what is wrong and where, never the token.
+        metrics.add_metric(name="PollErrors", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "account poll failed",
+            extra={"account": account_id, "error": type(exc).__name__, "detail": str(exc)},
+        )
+        raise
     metrics.add_metric(name="MessagesIngested", unit=MetricUnit.Count, value=report.stored)
     metrics.add_metric(name="TurnsOpened", unit=MetricUnit.Count, value=report.turns_opened)
     metrics.add_metric(

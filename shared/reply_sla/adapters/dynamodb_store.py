@@ -119,6 +119,12 @@ class DynamoThreadStore:
     def _message_key(account_id: str, message_id: str) -> dict[str, Any]:
         return {"pk": {"S": f"MSG#{account_id}#{message_id}"}, "sk": {"S": "MSG"}}
 
+    def _turn_key(self, turn: Turn) -> dict[str, Any]:
+        return {
+            "pk": {"S": self._thread_pk(turn.account_id, turn.thread_id)},
+            "sk": {"S": f"TURN#{turn.seq:05d}"},
+        }
+
     def _shard(self, turn: Turn) -> str:
         digest = hashlib.sha256(turn.key.encode()).digest()
         return f"DUE#{digest[0] % self._shards}"
@@ -492,10 +498,7 @@ class DynamoThreadStore:
             self._call(
                 "update_item",
                 TableName=self._table,
-                Key={
-                    "pk": {"S": self._thread_pk(turn.account_id, turn.thread_id)},
-                    "sk": {"S": f"TURN#{turn.seq:05d}"},
-                },
+                Key=self._turn_key(turn),
                 UpdateExpression=expression,
                 ConditionExpression="#status = :open AND next_level = :level",
                 ExpressionAttributeNames=names,
@@ -528,10 +531,7 @@ class DynamoThreadStore:
             self._call(
                 "update_item",
                 TableName=self._table,
-                Key={
-                    "pk": {"S": self._thread_pk(turn.account_id, turn.thread_id)},
-                    "sk": {"S": f"TURN#{turn.seq:05d}"},
-                },
+                Key=self._turn_key(turn),
                 UpdateExpression=(
                     "SET next_level = :level, next_level_at = :at, due_sk = :due, due_pk = :shard "
                     "REMOVE levels_fired.#lvl"

@@ -13,9 +13,8 @@ from typing import Any
 
 from reply_sla.domain.notices import channel_name, human_duration
 
-CSV_COLUMNS = [
-    "scope",
-    "key",
+# Metrics copied as they are into the CSV; the response times are flattened after them.
+_PLAIN_METRICS = (
     "inbound_messages",
     "turns_opened",
     "turns_answered",
@@ -24,13 +23,18 @@ CSV_COLUMNS = [
     "turns_due",
     "turns_on_time",
     "sla_attainment",
+    "open_overdue",
+)
+CSV_COLUMNS = [
+    "scope",
+    "key",
+    *_PLAIN_METRICS,
     "first_response_median_seconds",
     "first_response_p90_seconds",
     "first_response_mean_seconds",
     "first_response_median_business_seconds",
     "next_response_median_seconds",
     "breaches",
-    "open_overdue",
     "escalations_sent",
 ]
 
@@ -44,20 +48,7 @@ def _csv_row(scope: str, key: str, metrics: dict[str, Any]) -> dict[str, Any]:
     return {
         "scope": scope,
         "key": key,
-        **{
-            name: metrics[name]
-            for name in (
-                "inbound_messages",
-                "turns_opened",
-                "turns_answered",
-                "turns_dismissed",
-                "response_rate",
-                "turns_due",
-                "turns_on_time",
-                "sla_attainment",
-                "open_overdue",
-            )
-        },
+        **{name: metrics[name] for name in _PLAIN_METRICS},
         "first_response_median_seconds": first["calendar"]["median"],
         "first_response_p90_seconds": first["calendar"]["p90"],
         "first_response_mean_seconds": first["calendar"]["mean"],
