@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from reply_sla.local.demo import LambdaContextStub, SimClock, _load_handler, _sqs_event
 from reply_sla.local.fake_mastodon import FakeMastodon
@@ -184,3 +185,28 @@ def test_weekly_summary_writes_three_files_and_a_notice_with_a_link(stack: Stack
     [notice] = stack.published()
     assert notice["MessageAttributes"]["level"]["Value"] == "summary"
     assert "summary.html" in notice["Message"] and "X-Amz-Expires=604800" in notice["Message"]
+
+
+def test_refused_token_fails_the_poll_and_loses_nothing(stack: Stack):
+    # Given a mention, and the server refusing the token once (expired, then renewed)
+    stack.fake.post(stack.customer, "@acme hello?", MONDAY + timedelta(minutes=1))
+    stack.fake.fail_next(401, body={"error": "The access token is invalid"})
+    stack.clock.now += timedelta(minutes=2)
+    event = {"scheduled_time": stack.clock.now.isoformat()}
+    stack.run("dispatch_polls", event)
+    sqs = stack.session.client("sqs")
+    messages = sqs.receive_message(QueueUrl=stack.env["POLL_QUEUE_URL"], MaxNumberOfMessages=10)[
+        "Messages"
+    ]
+    # When the poll runs
+    # Then the invocation fails (every record of the batch failed, so Powertools fails it
+    # whole and SQS redelivers it), naming the account's problem, and nothing was stored
+    with pytest.raises(BatchProcessingError, match="credentials refused"):
+        stack.run("poll_account", _sqs_event(messages, "arn:aws:sqs:poll"))
+    table = stack.session.client("dynamodb")
+    assert table.scan(TableName=stack.env["TABLE_NAME"], Select="COUNT")["Count"] == 0
+    # And the next poll stores the mention and opens its turn
+    stack.clock.now += timedelta(minutes=1)
+    stack.tick()
+    open_turns = Container(Settings.from_env(stack.env)).store.open_turns("acme")
+    assert [t.text for t in open_turns] == ["@acme hello?"]
