@@ -77,6 +77,7 @@ class Message(BaseModel):
     url: str = ""
     direction: Direction
     private: bool = False
+    author_followers: int | None = None
 
     _aware_created = field_validator("created_at")(_aware)
 
