@@ -28,7 +28,7 @@ def step_up(priority: Priority, steps: int = 1) -> Priority:
 
 
 def _fold(text: str) -> str:
-    """Lower case without accents, so 'Queja' matches 'queja' and 'reembolsó' matches 'reembolso'."""
+    """Lower case without accents, so "Queja" matches "queja" and "reembolsó" "reembolso"."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
