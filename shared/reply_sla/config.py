@@ -7,33 +7,18 @@ and triage join this document with the policy engine.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from reply_sla.domain.business_time import CalendarConfig
+from reply_sla.domain.durations import duration_seconds as parse_duration
+from reply_sla.domain.policies import PolicyConfig
+from reply_sla.domain.triage import TriageRule
 from reply_sla.errors import ConfigError
 
 CHANNELS = ("x", "facebook", "instagram", "discourse", "mastodon", "bluesky")
-_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: object) -> int:
-    """'90s', '5m', '2h', '1d' (or a whole number of seconds) to seconds; at least 1."""
-    expected = f"expected a duration like 30s, 5m, 2h or 1d, got {value!r}"
-    if isinstance(value, bool):
-        raise ValueError(expected)
-    if isinstance(value, int):
-        seconds = value
-    elif isinstance(value, str) and (match := _DURATION.match(value.strip())):
-        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    else:
-        raise ValueError(expected)
-    if seconds < 1:
-        raise ValueError(f"a duration must be at least 1s, got {value!r}")
-    return seconds
 
 
 class BrandConfig(BaseModel):
@@ -89,21 +74,75 @@ class AccountConfig(BaseModel):
         return self
 
 
-class MonitorConfig(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+class QuietHoursConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
+    calendar: str
+
+
+class NotificationsConfig(BaseModel):
+    """Outside the quiet-hours calendar's hours, levels not in `bypass` wait for the opening."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quiet_hours: QuietHoursConfig | None = None
+    bypass: list[str] = Field(default_factory=list)
+
+
+class MonitorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    calendars: dict[str, CalendarConfig] = Field(default_factory=dict)
     brands: dict[str, BrandConfig] = Field(default_factory=dict)
     accounts: list[AccountConfig] = Field(default_factory=list)
+    triage_defaults: bool = True
+    triage: list[TriageRule] = Field(default_factory=list)
+    policies: list[PolicyConfig] = Field(default_factory=list)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
     @model_validator(mode="after")
-    def _accounts_name_brands(self) -> MonitorConfig:
+    def _references_resolve(self) -> MonitorConfig:
+        problems: list[str] = []
+        calendars = set(self.calendars)
+        for name, brand in self.brands.items():
+            if brand.calendar is not None and brand.calendar not in calendars:
+                problems.append(f"brands.{name}.calendar: unknown calendar {brand.calendar!r}")
         seen: set[str] = set()
         for index, account in enumerate(self.accounts):
             if account.brand not in self.brands:
-                raise ValueError(f"accounts[{index}].brand: unknown brand {account.brand!r}")
+                problems.append(f"accounts[{index}].brand: unknown brand {account.brand!r}")
             if account.id in seen:
-                raise ValueError(f"accounts[{index}].id: duplicate account id {account.id!r}")
+                problems.append(f"accounts[{index}].id: duplicate account id {account.id!r}")
             seen.add(account.id)
+        names: set[str] = set()
+        for index, policy in enumerate(self.policies):
+            where = f"policies[{index}]"
+            if policy.name in names:
+                problems.append(f"{where}.name: duplicate policy name {policy.name!r}")
+            names.add(policy.name)
+            if policy.calendar is not None and policy.calendar not in calendars:
+                problems.append(f"{where}.calendar: unknown calendar {policy.calendar!r}")
+            for brand_name in policy.match.brands:
+                if brand_name not in self.brands:
+                    problems.append(f"{where}.match.brands: unknown brand {brand_name!r}")
+            if policy.clock == "business" and policy.calendar is None:
+                covered = policy.match.brands or list(self.brands)
+                missing = [
+                    b for b in covered if b in self.brands and self.brands[b].calendar is None
+                ]
+                if missing:
+                    problems.append(
+                        f"{where}.calendar: a business-time policy needs a calendar; brand(s) "
+                        f"{', '.join(missing)} have none (set `calendar:` here or on the brand, "
+                        "or use `clock: calendar`)"
+                    )
+        quiet = self.notifications.quiet_hours
+        if quiet is not None and quiet.calendar not in calendars:
+            problems.append(
+                f"notifications.quiet_hours.calendar: unknown calendar {quiet.calendar!r}"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def account(self, account_id: str) -> AccountConfig:
@@ -127,8 +166,11 @@ def parse_config(document: Any, source: str = "config") -> MonitorConfig:
     try:
         return MonitorConfig.model_validate(document)
     except ValidationError as exc:
-        lines = [
-            f"{_error_path(err['loc']) or '(top)'}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        ]
+        lines: list[str] = []
+        for err in exc.errors():
+            message = err["msg"].removeprefix("Value error, ")
+            if err["loc"]:
+                lines.append(f"{_error_path(err['loc'])}: {message}")
+            else:  # cross-reference problems carry their own paths, joined by "; "
+                lines.extend(message.split("; "))
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(lines)) from exc

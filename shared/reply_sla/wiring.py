@@ -12,7 +12,9 @@ from functools import cached_property
 from typing import Any
 
 from reply_sla.config import AccountConfig, MonitorConfig
-from reply_sla.domain.policy import FixedWindowPolicy, ReplyToEveryInbound, ResponsePolicy, Triage
+from reply_sla.domain.alerts import AlertHours
+from reply_sla.domain.engine import PolicyEngine
+from reply_sla.domain.policy import PolicyBook, Triage
 from reply_sla.ports import ChannelClient, ConfigSource, SecretSource, ThreadStore
 from reply_sla.services.checking import BrandView, CheckReport, check_sla
 from reply_sla.services.dispatch import DispatchReport, dispatch_polls
@@ -47,8 +49,6 @@ class Container:
         self._secrets = secrets
         self._channel_factory = channel_factory
         self._session = session
-        self.policy: ResponsePolicy = FixedWindowPolicy()
-        self.triage: Triage = ReplyToEveryInbound()
         self._clients: dict[str, Any] = {}
         self._channels: dict[tuple[str, str], ChannelClient] = {}
         self._config: tuple[float, MonitorConfig] | None = None
@@ -77,8 +77,26 @@ class Container:
         import time
 
         if self._config is None or time.monotonic() - self._config[0] > CONFIG_SECONDS:
-            self._config = (time.monotonic(), self.config_source.load())
+            config = self.config_source.load()
+            if self._config is None or config != self._config[1]:
+                self._engine = PolicyEngine.from_config(config)
+            self._config = (time.monotonic(), config)
         return self._config[1]
+
+    @property
+    def policy(self) -> PolicyBook:
+        self.config()
+        return self._engine.book
+
+    @property
+    def triage(self) -> Triage:
+        self.config()
+        return self._engine.triage
+
+    @property
+    def alert_hours(self) -> AlertHours | None:
+        self.config()
+        return self._engine.alert_hours
 
     @cached_property
     def store(self) -> ThreadStore:
@@ -149,7 +167,9 @@ class Container:
         return SnsNotifier(self._client("sns"), self.settings.topic_arn)
 
     def check(self, now: datetime) -> CheckReport:
-        return check_sla(self.store, self.notifier(), self.policy, self.brand_view, now)
+        return check_sla(
+            self.store, self.notifier(), self.policy, self.brand_view, now, self.alert_hours
+        )
 
     def summarize(
         self, brand: str, week: str, now: datetime, *, notify: bool = True

@@ -510,6 +510,28 @@ class DynamoThreadStore:
             raise
         return True
 
+    def defer_level(self, turn: Turn, level: str, until: datetime) -> bool:
+        """Hold a due level until `until` (quiet hours); False if the turn moved on meanwhile."""
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=self._turn_key(turn),
+                UpdateExpression="SET due_sk = :until, held_until = :until",
+                ConditionExpression="#status = :open AND next_level = :level",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":open": {"S": TurnStatus.OPEN.value},
+                    ":level": {"S": level},
+                    ":until": {"S": iso_utc(until)},
+                },
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def release_level(
         self, turn: Turn, level: str, next_level: tuple[str, datetime] | None
     ) -> None:

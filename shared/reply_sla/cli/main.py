@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
         help="longest simulated gap between scheduled runs; minutes in which nothing can "
         "happen are skipped (default: %(default)s)",
     )
+    from reply_sla.cli.policy_commands import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -43,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("replysla: --tick must be at least 1 minute", file=sys.stderr)
                 return 2
             return demo_main(args.out, args.week, args.tick)
+        if hasattr(args, "run"):
+            code: int = args.run(args)
+            return code
     except ReplySlaError as exc:
         print(f"replysla: {exc}", file=sys.stderr)
         return 2

@@ -65,6 +65,18 @@ class ResponsePolicy(Protocol):
         ...
 
 
+class PolicyBook(Protocol):
+    """Chooses the policy a new turn is measured with, and finds a stored turn's policy again."""
+
+    def policy_for(self, message: Message, priority: Priority) -> ResponsePolicy:
+        """The policy for a turn opened by this message at this priority."""
+        ...
+
+    def named(self, name: str, brand: str) -> ResponsePolicy:
+        """The policy a stored turn names."""
+        ...
+
+
 class Triage(Protocol):
     def decide(self, message: Message, brand_spoke_last: bool) -> TriageDecision:
         """Triage one inbound message."""
@@ -109,3 +121,10 @@ class FixedWindowPolicy:
 
     def elapsed_seconds(self, start: datetime, end: datetime) -> float:
         return max(0.0, (end - start).total_seconds())
+
+    # One policy for everything is also a policy book.
+    def policy_for(self, message: Message, priority: Priority) -> ResponsePolicy:
+        return self
+
+    def named(self, name: str, brand: str) -> ResponsePolicy:
+        return self

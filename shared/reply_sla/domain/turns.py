@@ -20,7 +20,8 @@ from reply_sla.domain.models import (
     TurnKind,
     TurnStatus,
 )
-from reply_sla.domain.policy import ResponsePolicy, Triage
+from reply_sla.domain.policy import PolicyBook, Triage
+from reply_sla.domain.triage import PRIORITY_ORDER
 
 # The first message's text kept on the turn, for escalations; the message itself keeps more.
 TURN_TEXT_CHARS = 500
@@ -68,11 +69,9 @@ def _event(turn: Turn, type_: EventType, message: Message, **detail: str) -> Sla
     )
 
 
-def _open_turn(
-    state: ThreadState, message: Message, policy: ResponsePolicy, priority: Priority
-) -> Turn:
+def _open_turn(state: ThreadState, message: Message, book: PolicyBook, priority: Priority) -> Turn:
     kind = TurnKind.FIRST if state.turns == 0 else TurnKind.NEXT
-    window = policy.window(kind, message.created_at, priority)
+    window = book.policy_for(message, priority).window(kind, message.created_at, priority)
     nxt = window.next_level(())
     return Turn(
         brand=message.brand,
@@ -106,11 +105,30 @@ def _spoke(state: ThreadState, message: Message, who: Direction) -> ThreadState:
     return state.model_copy(update={"last_speaker": who, "last_message_at": message.created_at})
 
 
+def _raise_priority(turn: Turn, message: Message, priority: Priority, book: PolicyBook) -> Turn:
+    """A later, higher priority raises the turn's priority; its deadline may shorten, never
+    lengthen (SLA_SEMANTICS §4)."""
+    if PRIORITY_ORDER.index(priority) <= PRIORITY_ORDER.index(turn.priority):
+        return turn
+    update: dict[str, object] = {"priority": priority}
+    window = book.policy_for(message, priority).window(turn.kind, turn.opened_at, priority)
+    if window.due_at < turn.due_at:
+        nxt = window.next_level(list(turn.levels_fired))
+        update.update(
+            policy=window.policy,
+            target_seconds=window.target_seconds,
+            due_at=window.due_at,
+            next_level=nxt[0] if nxt else None,
+            next_level_at=nxt[1] if nxt else None,
+        )
+    return turn.model_copy(update=update)
+
+
 def advance_thread(
     state: ThreadState,
     open_turn: Turn | None,
     messages: Iterable[Message],
-    policy: ResponsePolicy,
+    book: PolicyBook,
     triage: Triage,
 ) -> ThreadAdvance:
     """Apply new messages, oldest first, to a thread.
@@ -130,7 +148,7 @@ def advance_thread(
             result.triage[message.message_id] = decision.rule
             if decision.needs_reply:
                 if current is None:
-                    current = _open_turn(state, message, policy, decision.priority)
+                    current = _open_turn(state, message, book, decision.priority)
                     state = state.model_copy(
                         update={"turns": current.seq, "open_turn": current.seq}
                     )
@@ -140,6 +158,7 @@ def advance_thread(
                     )
                 else:
                     # A follow-up keeps the turn's start (SLA_SEMANTICS §4).
+                    current = _raise_priority(current, message, decision.priority, book)
                     current = current.model_copy(
                         update={"inbound_count": current.inbound_count + 1}
                     )
@@ -147,6 +166,7 @@ def advance_thread(
             state = _spoke(state, message, Direction.INBOUND)
         elif message.direction is Direction.OUTBOUND:
             if current is not None and message.created_at >= current.opened_at:
+                policy = book.named(current.policy, current.brand)
                 waited = policy.elapsed_seconds(current.opened_at, message.created_at)
                 current = current.model_copy(
                     update={
@@ -154,7 +174,9 @@ def advance_thread(
                         "replied_at": message.created_at,
                         "reply_message_id": message.message_id,
                         "response_seconds": waited,
-                        "breached": waited > current.target_seconds,
+                        # Later than the deadline ⇔ more business time than the target (the
+                        # deadline of an exact fit is the next opening), and `max_wait` counts.
+                        "breached": message.created_at > current.due_at,
                         "next_level": None,
                         "next_level_at": None,
                         "closed_reason": "replied",

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from reply_sla.domain.alerts import AlertHours
 from reply_sla.domain.models import EventType, SlaEvent, Turn
 from reply_sla.domain.notices import escalation_body, escalation_subject
-from reply_sla.domain.policy import ResponsePolicy
+from reply_sla.domain.policy import PolicyBook
 from reply_sla.errors import ReplySlaError
 from reply_sla.ports import Notifier, ThreadStore
 
@@ -19,6 +20,7 @@ _LEVEL_EVENT = {"warning": EventType.WARNING, "breach": EventType.BREACHED}
 class CheckReport:
     due: int = 0
     fired: int = 0
+    held: int = 0
     lost_race: int = 0
     publish_failed: int = 0
     by_level: dict[str, int] = field(default_factory=dict)
@@ -33,9 +35,10 @@ class BrandView:
 def check_sla(
     store: ThreadStore,
     notifier: Notifier,
-    policy: ResponsePolicy,
+    policy: PolicyBook,
     brand_of: Callable[[str], BrandView],
     now: datetime,
+    alert_hours: AlertHours | None = None,
 ) -> CheckReport:
     """Read the due index and fire what is due.
 
@@ -45,6 +48,13 @@ def check_sla(
     report = CheckReport()
     for turn in store.due_turns(now):
         report.due += 1
+        level = turn.next_level
+        hold = alert_hours.hold_until(level, turn.priority, now) if level and alert_hours else None
+        if hold is not None and level is not None:
+            # Quiet hours: the level waits in the due index until the next opening.
+            if store.defer_level(turn, level, hold):
+                report.held += 1
+            continue
         _fire(turn, store, notifier, policy, brand_of, now, report)
     return report
 
@@ -53,7 +63,7 @@ def _fire(
     turn: Turn,
     store: ThreadStore,
     notifier: Notifier,
-    policy: ResponsePolicy,
+    policy: PolicyBook,
     brand_of: Callable[[str], BrandView],
     now: datetime,
     report: CheckReport,
@@ -61,13 +71,14 @@ def _fire(
     level = turn.next_level
     if level is None:
         return
-    window = policy.window(turn.kind, turn.opened_at, turn.priority)
+    turn_policy = policy.named(turn.policy, turn.brand)
+    window = turn_policy.window(turn.kind, turn.opened_at, turn.priority)
     following = window.next_level([*turn.levels_fired, level])
     if not store.claim_level(turn, level, now, following):
         report.lost_race += 1
         return
     brand = brand_of(turn.brand)
-    waited = policy.elapsed_seconds(turn.opened_at, now)
+    waited = turn_policy.elapsed_seconds(turn.opened_at, now)
     try:
         message_id = notifier.publish(
             escalation_subject(turn, waited, brand.name),

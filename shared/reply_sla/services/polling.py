@@ -8,7 +8,7 @@ from datetime import datetime
 
 from reply_sla.config import AccountConfig
 from reply_sla.domain.models import EventType, Message, ThreadState, Turn
-from reply_sla.domain.policy import ResponsePolicy, Triage
+from reply_sla.domain.policy import PolicyBook, Triage
 from reply_sla.domain.turns import advance_thread
 from reply_sla.errors import StoreConflict
 from reply_sla.ports import ChannelClient, ThreadStore
@@ -66,7 +66,7 @@ def _store_thread(
     messages: list[Message],
     preloaded: tuple[ThreadState, Turn | None] | None,
     store: ThreadStore,
-    policy: ResponsePolicy,
+    policy: PolicyBook,
     triage: Triage,
     now: datetime,
     report: PollReport,
@@ -128,7 +128,7 @@ def poll_account(
     account: AccountConfig,
     client: ChannelClient,
     store: ThreadStore,
-    policy: ResponsePolicy,
+    policy: PolicyBook,
     triage: Triage,
     now: datetime,
 ) -> PollReport:
