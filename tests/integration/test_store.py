@@ -285,3 +285,28 @@ def test_requests_per_stored_message(store: DynamoThreadStore, backend):
     per_message = total / report.stored
     print(f"\nDynamoDB requests per stored message: {per_message:.2f} {dict(counter.calls)}")
     assert per_message <= 1.0
+
+
+def test_quiet_hours_hold_the_level_in_the_due_index_until_the_opening(store: DynamoThreadStore):
+    from reply_sla.domain.alerts import AlertHours
+    from reply_sla.domain.business_time import BusinessCalendar, CalendarConfig
+
+    office = BusinessCalendar.from_config(
+        CalendarConfig(timezone="UTC", hours={"mon": ["08:00-18:00"], "tue": ["08:00-18:00"]})
+    )
+    hours = AlertHours(office)
+    brands = lambda _b: BrandView(name="ACME", timezone="UTC")  # noqa: E731
+    # Given a turn opened Monday 17:30 UTC, due 18:30 (after the office closes)
+    late = inbound(0, thread_id="q").model_copy(update={"created_at": at(8 * 60 + 30)})
+    poll(store, FakeChannel([late]), 8 * 60 + 31)
+    notifier = RecordingNotifier()
+    # When the checker runs at 19:00 (quiet hours)
+    report = check_sla(store, notifier, POLICY, brands, at(10 * 60), hours)
+    # Then nothing is sent and the level waits until Tuesday 08:00 in the due index
+    assert report.held == 1 and notifier.published == []
+    assert store.due_turns(at(10 * 60 + 1)) == []
+    tuesday_0800 = at(23 * 60)
+    assert store.next_due_at() == tuesday_0800
+    # And at the opening it goes out once
+    report = check_sla(store, notifier, POLICY, brands, tuesday_0800, hours)
+    assert report.fired == 1 and len(notifier.published) == 1

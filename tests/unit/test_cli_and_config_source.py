@@ -63,3 +63,93 @@ def test_valid_config_loads(tmp_path: Path):
     config = FileConfigSource(path).load()
     assert config.account("a1").poll_every == 300
     assert config.brands["acme"].timezone == "Europe/Madrid"
+
+
+CALENDAR = """
+timezone: Europe/Madrid
+hours: {mon: ["09:00-14:00", "15:00-18:00"], tue: ["09:00-18:00"], fri: ["09:00-15:00"]}
+holidays: {country: ES, subdivision: MD, dates: ["2026-12-24"]}
+"""
+
+
+def test_calendar_deadline_prints_iso_with_offset(tmp_path: Path, capsys):
+    path = tmp_path / "cal.yaml"
+    path.write_text(CALENDAR)
+    # Given Friday 14:30 with 1 business hour left, When asked for the deadline
+    code = main(
+        [
+            "calendar",
+            "deadline",
+            "--calendar",
+            str(path),
+            "--start",
+            "2026-11-20T14:30:00+01:00",
+            "--seconds",
+            "3600",
+        ]
+    )
+    # Then 30 min on Friday and 30 min on Monday: Monday 09:30 Madrid
+    assert code == 0
+    assert capsys.readouterr().out.strip() == "2026-11-23T09:30:00+01:00"
+
+
+def test_calendar_elapsed_from_a_whole_config_by_name(tmp_path: Path, capsys):
+    path = tmp_path / "replysla.yaml"
+    path.write_text(
+        "calendars:\n  office:\n"
+        + "".join(f"    {line}\n" for line in CALENDAR.strip().splitlines())
+    )
+    code = main(
+        [
+            "calendar",
+            "elapsed",
+            "--calendar",
+            str(path),
+            "--name",
+            "office",
+            "--start",
+            "2026-11-16T13:00:00+01:00",
+            "--end",
+            "2026-11-16T16:00:00+01:00",
+        ]
+    )
+    # Monday 13:00-16:00 with a lunch break 14:00-15:00: two business hours
+    assert code == 0 and capsys.readouterr().out.strip() == "7200"
+
+
+def test_calendar_commands_exit_2_on_bad_input(tmp_path: Path, capsys):
+    path = tmp_path / "cal.yaml"
+    path.write_text("timezone: Mars/Olympus\nhours: {mon: ['9-18']}\n")
+    code = main(
+        [
+            "calendar",
+            "deadline",
+            "--calendar",
+            str(path),
+            "--start",
+            "2026-11-20T14:30:00+01:00",
+            "--seconds",
+            "60",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert "Mars/Olympus" in captured.err and "09:00-18:00" in captured.err
+
+
+def test_config_validate_summarises_or_exits_2(tmp_path: Path, capsys):
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "calendars:\n  office:\n"
+        + "".join(f"    {line}\n" for line in CALENDAR.strip().splitlines())
+        + "brands: {acme: {name: ACME, calendar: office}}\n"
+        + "accounts: [{id: a1, brand: acme, channel: mastodon, secret: replysla/a1}]\n"
+        + "policies: [{name: default, first_response: 4h, next_response: 8h}]\n"
+    )
+    assert main(["config", "validate", "--config", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "valid" in out and "default: first response 4h" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("4h", "4 hours"))
+    assert main(["config", "validate", "--config", str(bad)]) == 2
+    assert "policies[0].first_response: expected a duration" in capsys.readouterr().err
