@@ -128,6 +128,22 @@ def config_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from reply_sla.services.simulate import parse_until, read_messages, simulate
+
+    config = load_config(args.config)
+    try:
+        with open(args.messages, encoding="utf-8") as handle:
+            messages = read_messages(handle, config, args.messages)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.messages}: {exc.strerror}") from exc
+    result = simulate(config, messages, until=parse_until(args.until), check_every=args.check_every)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
 def add_commands(commands: Any) -> None:
     """Register `config` and `calendar` on the top-level parser's subcommands."""
     config = commands.add_parser("config", help="check a configuration file")
@@ -135,6 +151,15 @@ def add_commands(commands: Any) -> None:
     validate = config_sub.add_parser("validate", help="validate and summarise a config file")
     validate.add_argument("--config", required=True, metavar="FILE")
     validate.set_defaults(run=config_validate)
+
+    sim = commands.add_parser(
+        "simulate", help="replay messages through triage, policies and the ladder (no AWS)"
+    )
+    sim.add_argument("--config", required=True, metavar="FILE")
+    sim.add_argument("--messages", required=True, metavar="FILE.jsonl")
+    sim.add_argument("--until", metavar="ISO", help="default: the last message plus 7 days")
+    sim.add_argument("--check-every", type=int, default=60, metavar="SECONDS")
+    sim.set_defaults(run=run_simulate)
 
     calendar = commands.add_parser("calendar", help="business time of a calendar")
     calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
