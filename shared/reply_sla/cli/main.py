@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     from reply_sla.cli.policy_commands import add_commands
 
     add_commands(commands)
+    from reply_sla.cli.commitments_command import add_commitments_command
+
+    add_commitments_command(commands)
     return parser
 
 
