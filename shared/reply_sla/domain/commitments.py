@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import product
+from typing import ClassVar
 
 import holidays as holidays_pkg
 from holidays.registry import COUNTRIES
@@ -83,9 +84,7 @@ def _cells(config: MonitorConfig, brand: str) -> list[_Cell]:
         accounts = [(channel, _NO_ACCOUNT) for channel in CHANNELS]
     return [
         _Cell(channel, account, private, priority)
-        for (channel, account), private, priority in product(
-            accounts, (True, False), _PRIORITIES
-        )
+        for (channel, account), private, priority in product(accounts, (True, False), _PRIORITIES)
     ]
 
 
@@ -178,9 +177,7 @@ def _subdivision_name(country: str, subdivision: str) -> str:
 
 
 def _intervals(texts: Sequence[str]) -> tuple[tuple[int, int], ...]:
-    return tuple(
-        (interval.start, interval.end) for interval in (parse_interval(t) for t in texts)
-    )
+    return tuple((interval.start, interval.end) for interval in (parse_interval(t) for t in texts))
 
 
 class _Language(ABC):
@@ -205,7 +202,11 @@ class _Language(ABC):
     def day_date(self, day: date) -> str: ...
 
     @abstractmethod
-    def dates(self, days: Sequence[date]) -> str: ...
+    def date_item(self, day: date) -> str:
+        """A date as one item of a list ("24 Dec 2026", "el 24 de diciembre de 2026")."""
+
+    def dates(self, days: Sequence[date]) -> str:
+        return self.join([self.date_item(day) for day in days])
 
     @abstractmethod
     def duration(self, seconds: int, business: bool) -> str: ...
@@ -309,7 +310,7 @@ class _Language(ABC):
                 if day in public and day not in calendar.special_hours
             ]
         if closed_days:
-            closed.append(self.dates(sorted(closed_days)))
+            closed.extend(self.date_item(day) for day in sorted(closed_days))
         special = "; ".join(
             self.special(self.dates(days), self.intervals(spans))
             for spans, days in special_groups.items()
@@ -390,11 +391,11 @@ class _English(_Language):
     def day_date(self, day: date) -> str:
         return f"{day.day} {self.months[day.month - 1]} {day.year}"
 
-    def dates(self, days: Sequence[date]) -> str:
-        return self.join([self.day_date(day) for day in days])
+    def date_item(self, day: date) -> str:
+        return self.day_date(day)
 
     def duration(self, seconds: int, business: bool) -> str:
-        units = (("hour", _HOUR), ("minute", 60), ("second", 1))
+        units: tuple[tuple[str, int], ...] = (("hour", _HOUR), ("minute", 60), ("second", 1))
         if not business and seconds % _DAY == 0 and seconds > 3 * _DAY:
             units = (("day", _DAY),)
         parts: list[tuple[int, str]] = []
@@ -420,7 +421,10 @@ class _English(_Language):
         if priorities and len(priorities) < len(_PRIORITIES):
             words.append(
                 self.join(
-                    ["urgent" if p is Priority.URGENT else f"{p.value}-priority" for p in priorities]
+                    [
+                        "urgent" if p is Priority.URGENT else f"{p.value}-priority"
+                        for p in priorities
+                    ]
                 )
             )
         words.append(
@@ -472,7 +476,7 @@ class _English(_Language):
         if closed:
             text += ", except " + self.join(closed)
         if reopened:
-            text += f" (open as usual on {reopened})"
+            text += f", but open as usual on {reopened}"
         if special:
             text += f"; {special}"
         return text
@@ -508,7 +512,7 @@ class _Spanish(_Language):
         "diciembre",
     )
     forum = "nuestro foro"
-    countries = {
+    countries: ClassVar[dict[str, str]] = {
         "AD": "Andorra",
         "AR": "Argentina",
         "AT": "Austria",
@@ -559,7 +563,7 @@ class _Spanish(_Language):
         "VE": "Venezuela",
         "ZA": "Sudáfrica",
     }
-    cities = {
+    cities: ClassVar[dict[str, str]] = {
         "Amsterdam": "Ámsterdam",
         "Asuncion": "Asunción",
         "Athens": "Atenas",
@@ -611,15 +615,13 @@ class _Spanish(_Language):
     def intervals(self, spans: Sequence[tuple[int, int]]) -> str:
         if tuple(spans) == (_FULL_DAY,):
             return "todo el día"
-        return self.join(
-            [f"de {_clock_time(s)} a {_clock_time(e % 1440 or e)}" for s, e in spans]
-        )
+        return self.join([f"de {_clock_time(s)} a {_clock_time(e % 1440 or e)}" for s, e in spans])
 
     def day_date(self, day: date) -> str:
         return f"{day.day} de {self.months[day.month - 1]} de {day.year}"
 
-    def dates(self, days: Sequence[date]) -> str:
-        return self.join([f"el {self.day_date(day)}" for day in days])
+    def date_item(self, day: date) -> str:
+        return f"el {self.day_date(day)}"
 
     def duration(self, seconds: int, business: bool) -> str:
         units: tuple[tuple[str, str, int], ...] = (
@@ -694,8 +696,10 @@ class _Spanish(_Language):
         return f"hora de {self.cities.get(city, city)}" if city else f"hora {zone}"
 
     def country(self, code: str) -> str:
-        if code in self.countries:
-            return self.countries[code]
+        key = _country_key(code)
+        alpha2 = COUNTRIES[key][1] if key else code  # ESP reads as ES
+        if alpha2 in self.countries:
+            return self.countries[alpha2]
         return _English().country(code).removeprefix("the ")
 
     def schedule(
@@ -705,7 +709,7 @@ class _Spanish(_Language):
         if closed:
             text += ", excepto " + self.join(closed)
         if reopened:
-            text += f" ({reopened.removeprefix('el ')} abrimos con el horario habitual)"
+            text += f", aunque {reopened} abrimos con el horario habitual"
         if special:
             text += f"; {special}"
         return text
