@@ -142,7 +142,7 @@ class MonitorConfig(BaseModel):
                 f"notifications.quiet_hours.calendar: unknown calendar {quiet.calendar!r}"
             )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def account(self, account_id: str) -> AccountConfig:
@@ -171,6 +171,6 @@ def parse_config(document: Any, source: str = "config") -> MonitorConfig:
             message = err["msg"].removeprefix("Value error, ")
             if err["loc"]:
                 lines.append(f"{_error_path(err['loc'])}: {message}")
-            else:  # cross-reference problems carry their own paths, joined by "; "
-                lines.extend(message.split("; "))
+            else:  # cross-reference problems carry their own paths, one per line
+                lines.extend(message.split("\n"))
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(lines)) from exc
