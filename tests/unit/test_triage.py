@@ -22,6 +22,13 @@ def test_acknowledgement_after_the_brand_spoke_needs_no_reply(text):
     assert decision.rule in {"acknowledgement", "emoji-only"}
 
 
+def test_mentions_do_not_hide_an_acknowledgement():
+    # Given a reply that starts with the brand's handle, as Mastodon and X replies do
+    decision = DEFAULTS.decide(inbound(0, text="@acme@social.example thanks!"), True)
+    # Then it is still only thanks
+    assert decision.needs_reply is False and decision.rule == "acknowledgement"
+
+
 def test_thanks_as_a_first_message_still_needs_a_reply():
     # Given a new thread (the brand never spoke), When the customer writes "thanks"
     decision = DEFAULTS.decide(inbound(0, text="thanks"), brand_spoke_last=False)

@@ -33,6 +33,14 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+_MENTION = re.compile(r"(?<!\w)@[\w.-]+(?:@[\w.-]+)?")
+
+
+def _without_mentions(text: str) -> str:
+    """Replies on Mastodon, X or Bluesky start with @handles; "@acme thanks!" is just thanks."""
+    return " ".join(_MENTION.sub(" ", text).split())
+
+
 def _emoji_only(text: str) -> bool:
     stripped = [ch for ch in text if not ch.isspace()]
     return bool(stripped) and all(
@@ -76,7 +84,7 @@ class TriageWhen(BaseModel):
         return re.compile(rf"(?<!\w)(?:{words})(?!\w)")
 
     def holds(self, message: Message, brand_spoke_last: bool) -> bool:
-        text = message.text.strip()
+        text = _without_mentions(message.text)
         checks = [
             not self._patterns or any(p.search(text) for p in self._patterns),
             self._keyword_pattern is None or bool(self._keyword_pattern.search(_fold(text))),
