@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 import re
 import secrets
 import threading
@@ -20,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, cast
-from urllib.parse import parse_qs, quote, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from reply_sla.local.fake_http import FakeHttpServer, FakeRequest, Reply
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 # Mastodon's default API limit: 300 requests per 5 minutes per token.
@@ -36,8 +35,6 @@ _INVALID_TOKEN = "The access token is invalid"
 _CHALLENGE = (
     f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{_INVALID_TOKEN}"'
 )
-
-Reply = tuple[int, dict[str, str], Any]
 
 
 def iso_ms(moment: datetime) -> str:
@@ -102,16 +99,15 @@ class _Page:
     core: dict[str, str] = field(default_factory=dict)
 
 
-class FakeMastodon:
+class FakeMastodon(FakeHttpServer):
     """A Mastodon server in memory, served over HTTP on 127.0.0.1 from a daemon thread."""
 
     def __init__(
         self, clock: Callable[[], datetime] | None = None, domain: str = "social.example"
     ) -> None:
+        super().__init__()
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.domain = domain
-        self.requests: Counter[str] = Counter()
-        self.base_url = ""
         self._lock = threading.RLock()
         self._accounts: dict[str, _Account] = {}
         self._tokens: dict[str, str] = {}
@@ -123,8 +119,6 @@ class FakeMastodon:
         self._faults: deque[_Fault] = deque()
         self._malformed: deque[str] = deque()
         self._rate: Counter[tuple[str, int]] = Counter()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- the world -----------------------------------------------------------------------------
 
@@ -376,7 +370,6 @@ class FakeMastodon:
     def handle(self, method: str, path: str, query: str, authorization: str | None) -> Reply:
         """Answer one request: (status, headers, JSON body or raw text)."""
         with self._lock:
-            self.requests[path] += 1
             now = self.clock()
             self._deliver(now)
             token = (authorization or "").removeprefix("Bearer ").strip() or None
@@ -550,38 +543,10 @@ class FakeMastodon:
 
     # --- serving -------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        """Serve on a free port of 127.0.0.1; returns the base URL."""
-        if self._server is None:
-            self._server = _Server(self)
-            host, port = self._server.server_address[:2]
-            self.base_url = f"http://{host!s}:{port}"
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, args=(0.05,), name="fake-mastodon", daemon=True
-            )
-            self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server, self._thread = None, None
-
-    def __enter__(self) -> FakeMastodon:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def respond(self, request: FakeRequest) -> Reply:
+        return self.handle(
+            request.method, request.path, request.query, request.headers.get("Authorization")
+        )
 
 
 def _h_card(account: _Account) -> str:
@@ -628,44 +593,6 @@ def _break(kind: str, body: Any) -> Any:
             return [{k: v for k, v in item.items() if k not in strip} for item in body] or [{}]
         return {k: v for k, v in body.items() if k not in strip}
     return {"statuses": body} if isinstance(body, list) else [body]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without TCP_NODELAY each keep-alive response
-    # waits ~40 ms for the client's delayed ACK.
-    disable_nagle_algorithm = True
-    timeout = 30  # an idle keep-alive connection frees its thread
-
-    def _serve(self) -> None:
-        fake = cast(_Server, self.server).fake
-        url = urlsplit(self.path)
-        status, headers, body = fake.handle(
-            self.command, url.path, url.query, self.headers.get("Authorization")
-        )
-        raw = (body if isinstance(body, str) else json.dumps(body)).encode()
-        if self.command != "GET":
-            self.close_connection = True  # its body, if any, stays unread
-        self.send_response_only(status)
-        headers.setdefault("Content-Type", "application/json; charset=utf-8")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests and the demo read `FakeMastodon.requests` instead."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeMastodon) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
 
 
 __all__ = ["FakeMastodon", "iso_ms"]
