@@ -20,6 +20,12 @@ class FetchResult:
     pages: int = 0
     complete: bool = True
     notes: list[str] = field(default_factory=list)
+    # Items the adapter skipped because they were malformed (each says which and why); the
+    # rest of the page is stored and the cursor moves past them.
+    errors: list[str] = field(default_factory=list)
+    # The API's own rate-limit figures after the last request, when it sends them.
+    rate_limit_remaining: int | None = None
+    rate_limit_reset_at: datetime | None = None
 
 
 class ChannelClient(Protocol):
