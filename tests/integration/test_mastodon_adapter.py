@@ -297,3 +297,20 @@ def test_factory_builds_mastodon_and_refuses_channels_not_built_yet(world):
     assert isinstance(build_channel_client(world.account(), {"access_token": "t"}), MastodonClient)
     with pytest.raises(ConfigError, match="channel 'x' is not supported yet"):
         build_channel_client(x_account, {"bearer_token": "t"})
+
+
+def test_one_malformed_item_is_skipped_and_the_rest_is_kept(world: World) -> None:
+    # Given two new mentions, and a page whose newest item has a broken created_at
+    first = world.fake.post(world.carol, "@acme one", T0)
+    second = world.fake.post(world.carol, "@acme two", T0 + timedelta(minutes=1))
+    world.clock[0] = T0 + timedelta(minutes=5)
+    client = MastodonClient(world.account(), {"access_token": world.token})
+    client.own_ids()  # the identity call comes first; the next answer is the mentions page
+    world.fake.malformed_next(kind="item")
+    # When polled
+    result = client.fetch_new({}, world.clock[0])
+    # Then the good one is kept, the bad one is named in errors, and the cursor moves on
+    kept = {m.message_id for m in result.messages}
+    assert len(kept) == 1 and kept <= {first["id"], second["id"]}
+    assert len(result.errors) == 1 and "created_at" in result.errors[0]
+    assert result.cursors["mentions"] is not None

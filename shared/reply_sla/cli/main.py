@@ -30,9 +30,11 @@ def _parser() -> argparse.ArgumentParser:
         help="longest simulated gap between scheduled runs; minutes in which nothing can "
         "happen are skipped (default: %(default)s)",
     )
+    from reply_sla.cli.channel_commands import add_channel_commands
     from reply_sla.cli.policy_commands import add_commands
 
     add_commands(commands)
+    add_channel_commands(commands)
     from reply_sla.cli.commitments_command import add_commitments_command
 
     add_commitments_command(commands)

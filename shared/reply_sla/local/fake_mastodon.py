@@ -232,9 +232,10 @@ class FakeMastodon(FakeHttpServer):
         """The next `times` successful responses break the documented shape.
 
         kinds: `shape` (an object for a list, a list for an object), `fields` (items without
-        `id`, `created_at`, `account`), `html` (a 200 HTML page, as a misbehaving proxy sends).
+        `id`, `created_at`, `account`), `html` (a 200 HTML page, as a misbehaving proxy sends),
+        `item` (only the first status of a list page has a broken `created_at`).
         """
-        if kind not in ("shape", "fields", "html"):
+        if kind not in ("shape", "fields", "html", "item"):
             raise ValueError(f"unknown kind {kind!r}")
         with self._lock:
             self._malformed.extend(kind for _ in range(times))
@@ -587,6 +588,15 @@ def _break(kind: str, body: Any) -> Any:
     """A body that is not the documented shape."""
     if kind == "html":
         return "<!DOCTYPE html><html><body><h1>We're sorry, but something went wrong.</h1></html>"
+    if kind == "item":
+        if not isinstance(body, list) or not body:
+            return body
+        first = dict(body[0])
+        if isinstance(first.get("status"), dict):
+            first["status"] = {**first["status"], "created_at": "yesterday-ish"}
+        else:
+            first["created_at"] = "yesterday-ish"
+        return [first, *body[1:]]
     if kind == "fields":
         strip = ("id", "created_at", "account", "ancestors")
         if isinstance(body, list):

@@ -106,6 +106,8 @@ class ChannelHttp:
         self._secrets = [s for s in secrets if s]
         self._sleep = sleep
         self._retry_after = retry_after
+        # The last answer, for the rate-limit headers a poll reports.
+        self.last_response: requests.Response | None = None
 
     def url(self, target: str) -> str:
         """An API path under the base URL, or an absolute URL (from a `Link`) of the same origin."""
@@ -134,6 +136,7 @@ class ChannelHttp:
                     ) from exc
             else:
                 if response.status_code not in RETRY_STATUSES or last:
+                    self.last_response = response
                     self._check(response, path)
                     return response
             self._sleep(self.backoff * 2**attempt)

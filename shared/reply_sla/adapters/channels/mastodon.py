@@ -221,8 +221,16 @@ class MastodonClient:
         # A boost is someone else's post; older servers drop `exclude_reblogs` from their links.
         found += [(s, f"GET {statuses_path}: status") for s in own.items if not s.get("reblog")]
         messages: dict[str, Message] = {}
+        errors: list[str] = []
         for status, where in found:
-            message = status_to_message(status, account=self.account, own_ids=own_ids, where=where)
+            try:
+                message = status_to_message(
+                    status, account=self.account, own_ids=own_ids, where=where
+                )
+            except ChannelDataError as exc:
+                # One bad item must not hold back the rest of the page: skip it, say which.
+                errors.append(str(exc))
+                continue
             messages.setdefault(message.message_id, message)
         notes = [
             f"{feed}: stopped after {self.max_pages} pages; "
@@ -239,7 +247,25 @@ class MastodonClient:
             pages=mentions.pages + own.pages,
             complete=mentions.complete and own.complete,
             notes=notes,
+            errors=errors,
+            **self._rate_limit(),
         )
+
+    def _rate_limit(self) -> dict[str, Any]:
+        """Mastodon's X-RateLimit-Remaining and -Reset (ISO 8601) of the last answer."""
+        response = self._http.last_response
+        if response is None:
+            return {}
+        remaining = response.headers.get("X-RateLimit-Remaining", "")
+        reset = response.headers.get("X-RateLimit-Reset", "")
+        try:
+            reset_at = datetime.fromisoformat(reset.replace("Z", "+00:00")) if reset else None
+        except ValueError:
+            reset_at = None
+        return {
+            "rate_limit_remaining": int(remaining) if remaining.isdigit() else None,
+            "rate_limit_reset_at": reset_at,
+        }
 
     def _walk(
         self,

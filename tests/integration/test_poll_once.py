@@ -1,0 +1,118 @@
+"""`replysla channels poll-once`: the contract outside checks rely on (stdout JSON, exit codes)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reply_sla.cli.main import main
+from reply_sla.local.fake_mastodon import FakeMastodon
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    clock = [NOW]
+    with FakeMastodon(clock=lambda: clock[0]) as fake:
+        brand = fake.add_account("acme", "ACME")["id"]
+        customer = fake.add_account("dana", "Dana")["id"]
+        config = tmp_path / "replysla.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "brands": {"acme": {"name": "ACME"}},
+                    "accounts": [
+                        {
+                            "id": "acme-mastodon",
+                            "brand": "acme",
+                            "channel": "mastodon",
+                            "api_base_url": fake.base_url,
+                            "credentials": {"access_token": fake.issue_token(brand)},
+                        }
+                    ],
+                }
+            )
+        )
+        yield fake, brand, customer, config
+
+
+def run(capsys, *args: str) -> tuple[int, dict]:
+    code = main(["channels", "poll-once", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_poll_once_prints_normalized_messages_and_a_cursor(world, capsys):
+    fake, brand, customer, config = world
+    # Given a question and the brand's reply an hour ago
+    question = fake.post(customer, "@acme where is my order?", NOW - timedelta(hours=1))
+    fake.post(brand, "@dana on its way", NOW - timedelta(minutes=50), in_reply_to=question["id"])
+    # When polled once
+    code, document = run(capsys, "--config", str(config), "--account", "acme-mastodon")
+    # Then both messages come out normalized, in one thread, with a cursor
+    assert code == 0 and document["errors"] == []
+    first, second = document["messages"]
+    assert set(first) == {
+        "channel",
+        "account",
+        "thread_id",
+        "message_id",
+        "parent_id",
+        "author_id",
+        "author_name",
+        "direction",
+        "private",
+        "created_at",
+        "text",
+        "url",
+    }
+    assert (first["direction"], second["direction"]) == ("inbound", "outbound")
+    assert second["thread_id"] == first["message_id"] == question["id"]
+    assert second["parent_id"] == question["id"]
+    assert first["created_at"].endswith("Z") and first["text"] == "@acme where is my order?"
+    assert document["rate_limit"]["remaining"] is not None
+    # And polling again with that cursor returns nothing new
+    code, again = run(
+        capsys,
+        "--config",
+        str(config),
+        "--account",
+        "acme-mastodon",
+        "--cursor",
+        document["cursor"],
+    )
+    assert code == 0 and again["messages"] == []
+
+
+def test_refused_token_is_reported_in_errors_with_exit_1(world, capsys):
+    fake, _, _, config = world
+    fake.fail_next(401, body={"error": "The access token is invalid"})
+    code, document = run(capsys, "--config", str(config), "--account", "acme-mastodon")
+    assert code == 1 and document["messages"] == []
+    assert document["errors"][0]["kind"] == "ChannelAuthError"
+
+
+def test_unknown_account_and_bad_cursor_exit_2(world, capsys):
+    _, _, _, config = world
+    assert main(["channels", "poll-once", "--config", str(config), "--account", "nope"]) == 2
+    assert "no account 'nope'" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "channels",
+                "poll-once",
+                "--config",
+                str(config),
+                "--account",
+                "acme-mastodon",
+                "--cursor",
+                "not-json",
+            ]
+        )
+        == 2
+    )
+    assert "--cursor" in capsys.readouterr().err
