@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from reply_sla.config import MonitorConfig
 from reply_sla.domain.models import Message, PollCursor, SlaEvent, ThreadState, Turn
@@ -79,6 +79,14 @@ class ThreadStore(Protocol):
 
     def claim_level(
         self, turn: Turn, level: str, now: datetime, next_level: tuple[str, datetime] | None
+    ) -> bool: ...
+
+    def record_poll_error(self, account_id: str, kind: str, detail: str, now: datetime) -> None: ...
+
+    def account_health(self, account_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    def set_health(
+        self, account_id: str, state: str, now: datetime, *, first_seen: bool = False
     ) -> bool: ...
 
     def defer_level(self, turn: Turn, level: str, until: datetime) -> bool: ...

@@ -15,9 +15,11 @@ from reply_sla.config import AccountConfig, MonitorConfig
 from reply_sla.domain.alerts import AlertHours
 from reply_sla.domain.engine import PolicyEngine
 from reply_sla.domain.policy import PolicyBook, Triage
+from reply_sla.errors import ReplySlaError
 from reply_sla.ports import ChannelClient, ConfigSource, SecretSource, ThreadStore
 from reply_sla.services.checking import BrandView, CheckReport, check_sla
 from reply_sla.services.dispatch import DispatchReport, dispatch_polls
+from reply_sla.services.health import check_channels
 from reply_sla.services.polling import PollReport, poll_account
 from reply_sla.services.summary import SummaryReport, build_weekly_summary
 from reply_sla.settings import Settings
@@ -156,9 +158,14 @@ class Container:
 
     def poll(self, account_id: str, now: datetime) -> PollReport:
         account = self.config().account(account_id)
-        return poll_account(
-            account, self.channel_client(account), self.store, self.policy, self.triage, now
-        )
+        try:
+            return poll_account(
+                account, self.channel_client(account), self.store, self.policy, self.triage, now
+            )
+        except ReplySlaError as exc:
+            # The health check reads this: a refused token is reported to managers at once.
+            self.store.record_poll_error(account_id, type(exc).__name__, str(exc), now)
+            raise
 
     def notifier(self) -> Any:
         from reply_sla.adapters.sns_notifier import SnsNotifier
@@ -167,9 +174,14 @@ class Container:
         return SnsNotifier(self._client("sns"), self.settings.topic_arn)
 
     def check(self, now: datetime) -> CheckReport:
-        return check_sla(
-            self.store, self.notifier(), self.policy, self.brand_view, now, self.alert_hours
+        """Fire due ladder levels, then report accounts that stopped being monitored."""
+        notifier = self.notifier()
+        report = check_sla(
+            self.store, notifier, self.policy, self.brand_view, now, self.alert_hours
         )
+        health = check_channels(self.config(), self.store, notifier, now)
+        report.channels_down = health.down
+        return report
 
     def summarize(
         self, brand: str, week: str, now: datetime, *, notify: bool = True

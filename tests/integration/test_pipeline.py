@@ -204,9 +204,55 @@ def test_refused_token_fails_the_poll_and_loses_nothing(stack: Stack):
     with pytest.raises(BatchProcessingError, match="credentials refused"):
         stack.run("poll_account", _sqs_event(messages, "arn:aws:sqs:poll"))
     table = stack.session.client("dynamodb")
-    assert table.scan(TableName=stack.env["TABLE_NAME"], Select="COUNT")["Count"] == 0
+    items = table.scan(TableName=stack.env["TABLE_NAME"])["Items"]
+    # only the account's health record (the reason, for the channel_down notice)
+    assert [i["sk"]["S"] for i in items] == ["HEALTH"]
+    assert items[0]["last_error_kind"]["S"] == "ChannelAuthError"
     # And the next poll stores the mention and opens its turn
     stack.clock.now += timedelta(minutes=1)
     stack.tick()
     open_turns = Container(Settings.from_env(stack.env)).store.open_turns("acme")
     assert [t.text for t in open_turns] == ["@acme hello?"]
+
+
+def test_dead_token_sends_channel_down_once_and_channel_up_once(stack: Stack):
+    # Given the server refuses the token for three polls in a row
+    stack.fake.fail_next(401, times=3, body={"error": "The access token is invalid"})
+    sqs = stack.session.client("sqs")
+    for _ in range(3):
+        stack.clock.now += timedelta(minutes=1)
+        event = {"scheduled_time": stack.clock.now.isoformat()}
+        stack.run("dispatch_polls", event)
+        messages = sqs.receive_message(QueueUrl=stack.env["POLL_QUEUE_URL"])["Messages"]
+        with pytest.raises(BatchProcessingError):
+            stack.run("poll_account", _sqs_event(messages, "arn:aws:sqs:poll"))
+        for m in messages:
+            sqs.delete_message(
+                QueueUrl=stack.env["POLL_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"]
+            )
+        stack.run("check_sla", event)
+    # Then managers got exactly one channel_down notice, saying what to do
+    notes = stack.published()
+    assert [n["MessageAttributes"]["level"]["Value"] for n in notes] == ["channel_down"]
+    assert "credentials" in notes[0]["Message"] and "poll-once" in notes[0]["Message"]
+    # When the token works again
+    stack.clock.now += timedelta(minutes=1)
+    stack.tick()
+    stack.clock.now += timedelta(minutes=1)
+    stack.tick()
+    # Then exactly one channel_up notice follows
+    assert [n["MessageAttributes"]["level"]["Value"] for n in stack.published()] == ["channel_up"]
+
+
+def test_account_not_polled_for_three_intervals_is_reported_down(stack: Stack):
+    # Given an account that was polled once, then its polls stop arriving (e.g. a stuck queue)
+    stack.clock.now += timedelta(minutes=1)
+    stack.tick()
+    # When the checker runs alone for four minutes
+    for _ in range(4):
+        stack.clock.now += timedelta(minutes=1)
+        stack.run("check_sla", {"scheduled_time": stack.clock.now.isoformat()})
+    # Then one channel_down says since when
+    notes = stack.published()
+    assert [n["MessageAttributes"]["level"]["Value"] for n in notes] == ["channel_down"]
+    assert "no successful poll for" in notes[0]["Message"]

@@ -428,6 +428,72 @@ class DynamoThreadStore:
             if i.get("last_poll_at")
         }
 
+    # -- channel health -----------------------------------------------------------------------
+
+    def record_poll_error(self, account_id: str, kind: str, detail: str, now: datetime) -> None:
+        """Remember why an account's last poll failed (what the health check reports)."""
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key={"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "HEALTH"}},
+            UpdateExpression=(
+                "SET last_error_at = :at, last_error_kind = :kind, last_error = :detail"
+            ),
+            ExpressionAttributeValues={
+                ":at": {"S": iso_utc(now)},
+                ":kind": {"S": kind},
+                ":detail": {"S": detail[:500]},
+            },
+        )
+
+    def account_health(self, account_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Each account's health record merged with its last successful poll."""
+        keys = [
+            {"pk": {"S": f"ACCOUNT#{a}"}, "sk": {"S": sk}}
+            for a in dict.fromkeys(account_ids)
+            for sk in ("HEALTH", "CURSOR")
+        ]
+        merged: dict[str, dict[str, Any]] = {a: {} for a in account_ids}
+        for item in self._batch_get(keys) if keys else []:
+            account = str(item.pop("pk")).removeprefix("ACCOUNT#")
+            item.pop("sk", None)
+            item.pop("feeds", None)
+            merged.setdefault(account, {}).update(item)
+        return merged
+
+    def set_health(
+        self, account_id: str, state: str, now: datetime, *, first_seen: bool = False
+    ) -> bool:
+        """Move an account to `up` or `down`; True only for the caller that made the change."""
+        if first_seen:
+            update, condition = "SET first_seen = :now", "attribute_not_exists(first_seen)"
+            values = {":now": {"S": iso_utc(now)}}
+        else:
+            update = "SET #state = :state, state_changed_at = :now"
+            condition = (
+                "attribute_not_exists(#state) OR #state <> :state"
+                if state == "down"
+                else "#state = :down"
+            )
+            values = {":state": {"S": state}, ":now": {"S": iso_utc(now)}}
+            if state != "down":
+                values[":down"] = {"S": "down"}
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key={"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "HEALTH"}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                **({"ExpressionAttributeNames": {"#state": "state"}} if not first_seen else {}),
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     # -- the ladder -------------------------------------------------------------------------
 
     def due_turns(self, now: datetime, limit: int = 500) -> list[Turn]:

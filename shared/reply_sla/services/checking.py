@@ -21,6 +21,7 @@ class CheckReport:
     due: int = 0
     fired: int = 0
     held: int = 0
+    channels_down: list[str] = field(default_factory=list)
     lost_race: int = 0
     publish_failed: int = 0
     by_level: dict[str, int] = field(default_factory=dict)
