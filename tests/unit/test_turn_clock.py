@@ -140,3 +140,34 @@ def test_reply_across_polls_updates_the_stored_turn():
 def test_text_is_capped_on_messages():
     long = message(0, text="x" * 10_000)
     assert len(long.text) == 2000
+
+
+def dm(minutes: float, **kw):
+    return inbound(minutes, private=True, **kw).model_copy(update={"channel": "facebook"})
+
+
+SLOW = FixedWindowPolicy(first_response_seconds=48 * 3600, next_response_seconds=48 * 3600)
+
+
+def test_meta_dm_turn_is_due_before_the_messaging_window_closes():
+    # §4: a Messenger DM can be answered in-channel only within 24 h of the customer's last
+    # message. Given a 48 h policy, When a customer writes a DM
+    result = advance_thread(new_thread(), None, [dm(0)], SLOW, TRIAGE)
+    [turn] = result.new_turns
+    # Then the turn is due 23 h later (24 h minus the 1 h margin), not 48 h
+    assert turn.due_at == at(23 * 60)
+    assert turn.next_level_at == at(23 * 60)
+
+
+def test_new_dm_moves_the_messaging_window_but_never_past_the_policy():
+    first = advance_thread(new_thread(), None, [dm(0)], SLOW, TRIAGE)
+    # When the customer writes again 10 h later
+    later = advance_thread(first.state, first.new_turns[0], [dm(600)], SLOW, TRIAGE)
+    [turn] = later.changed_turns
+    # Then the window closes 24 h after that message (minus the margin)
+    assert turn.due_at == at(600 + 23 * 60)
+    # And a public comment on the same channel is not capped
+    public = inbound(0).model_copy(update={"channel": "facebook"})
+    assert advance_thread(new_thread(), None, [public], SLOW, TRIAGE).new_turns[0].due_at == at(
+        48 * 60
+    )

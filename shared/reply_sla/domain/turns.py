@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from reply_sla.domain.models import (
     Direction,
@@ -20,8 +21,13 @@ from reply_sla.domain.models import (
     TurnKind,
     TurnStatus,
 )
-from reply_sla.domain.policy import PolicyBook, Triage
+from reply_sla.domain.policy import PolicyBook, SlaWindow, Triage
 from reply_sla.domain.triage import PRIORITY_ORDER
+
+MESSAGING_WINDOW_CHANNELS = frozenset({"facebook", "instagram"})
+MESSAGING_WINDOW = timedelta(hours=24)
+# Alerts come this long before Meta's window closes, so a reply is still possible.
+MESSAGING_WINDOW_MARGIN = timedelta(hours=1)
 
 # The first message's text kept on the turn, for escalations; the message itself keeps more.
 TURN_TEXT_CHARS = 500
@@ -69,9 +75,39 @@ def _event(turn: Turn, type_: EventType, message: Message, **detail: str) -> Sla
     )
 
 
+def in_messaging_window(message: Message) -> bool:
+    """Meta lets a page answer a Messenger or Instagram DM in-channel only within 24 h of the
+    customer's last message (SLA_SEMANTICS §4)."""
+    return message.private and message.channel in MESSAGING_WINDOW_CHANNELS
+
+
+def _window(
+    book: PolicyBook,
+    message: Message,
+    kind: TurnKind,
+    opened_at: datetime,
+    priority: Priority,
+    last_inbound: datetime,
+) -> SlaWindow:
+    """The policy's window; for a Meta DM no level and no deadline later than the messaging
+    window's close minus a margin, so the team is alerted while it can still answer."""
+    window = book.policy_for(message, priority).window(kind, opened_at, priority)
+    if not in_messaging_window(message):
+        return window
+    closes = last_inbound + MESSAGING_WINDOW - MESSAGING_WINDOW_MARGIN
+    if window.due_at <= closes:
+        return window
+    return window.model_copy(
+        update={
+            "due_at": closes,
+            "levels": tuple((name, min(at, closes)) for name, at in window.levels),
+        }
+    )
+
+
 def _open_turn(state: ThreadState, message: Message, book: PolicyBook, priority: Priority) -> Turn:
     kind = TurnKind.FIRST if state.turns == 0 else TurnKind.NEXT
-    window = book.policy_for(message, priority).window(kind, message.created_at, priority)
+    window = _window(book, message, kind, message.created_at, priority, message.created_at)
     nxt = window.next_level(())
     return Turn(
         brand=message.brand,
@@ -105,13 +141,27 @@ def _spoke(state: ThreadState, message: Message, who: Direction) -> ThreadState:
     return state.model_copy(update={"last_speaker": who, "last_message_at": message.created_at})
 
 
+def _extend_messaging_window(turn: Turn, message: Message, book: PolicyBook) -> Turn:
+    """A new customer DM reopens Meta's 24 h window: the cap moves with it (never past the
+    policy's own deadline)."""
+    window = _window(book, message, turn.kind, turn.opened_at, turn.priority, message.created_at)
+    nxt = window.next_level(list(turn.levels_fired))
+    return turn.model_copy(
+        update={
+            "due_at": window.due_at,
+            "next_level": nxt[0] if nxt else None,
+            "next_level_at": nxt[1] if nxt else None,
+        }
+    )
+
+
 def _raise_priority(turn: Turn, message: Message, priority: Priority, book: PolicyBook) -> Turn:
     """A later, higher priority raises the turn's priority; its deadline may shorten, never
     lengthen (SLA_SEMANTICS §4)."""
     if PRIORITY_ORDER.index(priority) <= PRIORITY_ORDER.index(turn.priority):
         return turn
     update: dict[str, object] = {"priority": priority}
-    window = book.policy_for(message, priority).window(turn.kind, turn.opened_at, priority)
+    window = _window(book, message, turn.kind, turn.opened_at, priority, message.created_at)
     if window.due_at < turn.due_at:
         nxt = window.next_level(list(turn.levels_fired))
         update.update(
@@ -159,6 +209,8 @@ def advance_thread(
                 else:
                     # A follow-up keeps the turn's start (SLA_SEMANTICS §4).
                     current = _raise_priority(current, message, decision.priority, book)
+                    if in_messaging_window(message):
+                        current = _extend_messaging_window(current, message, book)
                     current = current.model_copy(
                         update={"inbound_count": current.inbound_count + 1}
                     )
