@@ -116,3 +116,65 @@ def test_unknown_account_and_bad_cursor_exit_2(world, capsys):
         == 2
     )
     assert "--cursor" in capsys.readouterr().err
+
+
+def test_channels_add_stores_the_secret_and_appends_the_account(moto_aws, tmp_path: Path, capsys):
+    import boto3
+
+    config = tmp_path / "replysla.yaml"
+    config.write_text("# our brands\nbrands: {acme: {name: ACME}}\naccounts: []\n# end\n")
+    creds = tmp_path / "creds.json"
+    creds.write_text('{"access_token": "s3cret-token"}')
+    # When an account is added
+    code = main(
+        [
+            "channels",
+            "add",
+            "--config",
+            str(config),
+            "--id",
+            "acme-masto",
+            "--brand",
+            "acme",
+            "--channel",
+            "mastodon",
+            "--api-base-url",
+            "https://social.example",
+            "--credentials-file",
+            str(creds),
+        ]
+    )
+    out = capsys.readouterr().out
+    # Then the config keeps its comments and names the secret, never the token
+    assert code == 0 and "s3cret" not in out
+    text = config.read_text()
+    assert text.startswith("# our brands") and "# end" in text
+    assert 'secret: "replysla/acme-masto"' in text and "s3cret" not in text
+    # And the secret holds the credentials
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId="replysla/acme-masto")
+    assert json.loads(secret["SecretString"]) == {"access_token": "s3cret-token"}
+
+
+def test_channels_add_refuses_missing_credential_keys(moto_aws, tmp_path: Path, capsys):
+    config = tmp_path / "replysla.yaml"
+    config.write_text("brands: {acme: {name: ACME}}\naccounts: []\n")
+    creds = tmp_path / "creds.json"
+    creds.write_text('{"api_key": "k"}')
+    code = main(
+        [
+            "channels",
+            "add",
+            "--config",
+            str(config),
+            "--id",
+            "forum",
+            "--brand",
+            "acme",
+            "--channel",
+            "discourse",
+            "--credentials-file",
+            str(creds),
+        ]
+    )
+    assert code == 2 and "needs api_username" in capsys.readouterr().err
+    assert config.read_text() == "brands: {acme: {name: ACME}}\naccounts: []\n"

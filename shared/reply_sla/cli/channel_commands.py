@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from reply_sla.config import AccountConfig
@@ -121,6 +122,91 @@ def run_poll_once(args: argparse.Namespace) -> int:
     return code
 
 
+REQUIRED_CREDENTIALS = {
+    "x": ("bearer_token",),
+    "facebook": ("page_access_token", "page_id"),
+    "instagram": ("access_token", "ig_user_id"),
+    "discourse": ("api_key", "api_username"),
+    "mastodon": ("access_token",),
+    "bluesky": ("identifier", "app_password"),
+}
+
+
+def _read_credentials(source: str, channel: str) -> dict[str, str]:
+    """A JSON object from a file or `-` (stdin): never from the command line, which shells keep."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--credentials-file: cannot read {source}: {exc.strerror}") from exc
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("--credentials-file: expected a JSON object of credential keys") from exc
+    if not isinstance(value, dict):
+        raise ConfigError("--credentials-file: expected a JSON object of credential keys")
+    credentials = {str(k): str(v) for k, v in value.items()}
+    missing = [k for k in REQUIRED_CREDENTIALS.get(channel, ()) if not credentials.get(k)]
+    if missing:
+        raise ConfigError(f"--credentials-file: channel {channel!r} needs {', '.join(missing)}")
+    return credentials
+
+
+def _insert_account(text: str, entry: str) -> str:
+    """Add one flow-style entry to the `accounts:` list, keeping the rest of the file as is."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("accounts:"):
+            rest = line[len("accounts:") :].strip()
+            if rest in ("[]", ""):
+                end = index + 1
+                # The list's items are the indented (or `- `) lines that follow the key.
+                while rest == "" and end < len(lines) and lines[end][:1] in (" ", "-", ""):
+                    end += 1
+                while end > index + 1 and not lines[end - 1].strip():
+                    end -= 1
+                head = [*lines[:index], "accounts:", *lines[index + 1 : end]]
+                return "\n".join([*head, f"  - {entry}", *lines[end:]]) + "\n"
+            raise ConfigError("`accounts:` is written inline; add the account by hand")
+    return text.rstrip("\n") + f"\naccounts:\n  - {entry}\n"
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from reply_sla.cli.policy_commands import load_config
+
+    path = Path(args.config)
+    original = path.read_text(encoding="utf-8")
+    config = load_config(args.config)
+    if any(a.id == args.id for a in config.accounts):
+        raise ConfigError(f"account {args.id!r} is already in {args.config}")
+    credentials = _read_credentials(args.credentials_file, args.channel)
+    secret = args.secret or f"replysla/{args.id}"
+    fields = {"id": args.id, "brand": args.brand, "channel": args.channel, "secret": secret}
+    if args.api_base_url:
+        fields["api_base_url"] = args.api_base_url
+    if args.poll_every:
+        fields["poll_every"] = args.poll_every
+    AccountConfig.model_validate(fields)  # a bad id or channel fails before anything is written
+    entry = "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in fields.items()) + "}"
+    updated = _insert_account(original, entry)
+    path.write_text(updated, encoding="utf-8")
+    try:
+        load_config(args.config)
+    except ConfigError:
+        path.write_text(original, encoding="utf-8")
+        raise
+    from reply_sla.adapters.aws import client
+    from reply_sla.adapters.secrets_writer import store_credentials
+
+    try:
+        arn = store_credentials(client("secretsmanager"), secret, credentials)
+    except ConfigError:
+        path.write_text(original, encoding="utf-8")
+        raise
+    print(f"added account {args.id} ({args.channel}) to {args.config}; credentials in {arn}")
+    print("push the config to the stack's parameter to start polling it (docs/deploy.md)")
+    return 0
+
+
 def add_channel_commands(commands: Any) -> None:
     channels = commands.add_parser("channels", help="work with the monitored accounts")
     sub = channels.add_subparsers(dest="channels_command", required=True)
@@ -131,3 +217,20 @@ def add_channel_commands(commands: Any) -> None:
     once.add_argument("--account", required=True, metavar="ID")
     once.add_argument("--cursor", metavar="C", help="the `cursor` printed by an earlier poll-once")
     once.set_defaults(run=run_poll_once)
+    add = sub.add_parser(
+        "add", help="add an account to a config file and store its credentials in Secrets Manager"
+    )
+    add.add_argument("--config", required=True, metavar="FILE")
+    add.add_argument("--id", required=True)
+    add.add_argument("--brand", required=True)
+    add.add_argument("--channel", required=True, choices=sorted(REQUIRED_CREDENTIALS))
+    add.add_argument("--api-base-url", metavar="URL")
+    add.add_argument("--poll-every", metavar="DURATION", help="e.g. 1m, 5m")
+    add.add_argument("--secret", metavar="NAME", help="default: replysla/<id>")
+    add.add_argument(
+        "--credentials-file",
+        required=True,
+        metavar="FILE",
+        help="a JSON object with the channel's credential keys (see docs/channels.md); - for stdin",
+    )
+    add.set_defaults(run=run_add)
