@@ -36,6 +36,14 @@ from reply_sla.local.provision import DEFAULT_TEMPLATE_PATH, LocalResources, pro
 from reply_sla.local.scenario import Scenario, script_week
 
 BRAND = "acme"
+# The other channels' fake servers (module:Class) and the options of their scripted week.
+OTHER_CHANNELS: list[tuple[str, str, dict[str, Any]]] = [
+    ("x", "reply_sla.local.fake_x:FakeX", {}),
+    ("facebook", "reply_sla.local.fake_meta:FakeGraph", {"channel": "facebook"}),
+    ("discourse", "reply_sla.local.fake_discourse:FakeDiscourse", {}),
+    ("bluesky", "reply_sla.local.fake_bluesky:FakeBluesky", {}),
+]
+OTHER_THREADS = 12
 TIMEZONE = "Europe/Madrid"
 MANAGER = "care-lead@acme.example"
 
@@ -166,10 +174,30 @@ def run_demo(
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     fake = FakeMastodon(clock=clock)
+    fakes: list[Any] = [fake]
     workdir = Path(tempfile.mkdtemp(prefix="replysla-demo-"))
     try:
         base_url = fake.start()
         scenario = script_week(fake, week_start, timezone=TIMEZONE, threads=threads, seed=seed)
+        accounts = [_mastodon_account(base_url, scenario)]
+        for index, (channel, target, options) in enumerate(OTHER_CHANNELS):
+            other = _start_fake(target, clock)
+            if other is None:
+                continue
+            fakes.append(other)
+            fields = other.script_module.script_conversations(
+                other, week_start, threads=OTHER_THREADS, seed=seed + index + 1, **options
+            )
+            accounts.append(
+                {
+                    "id": f"acme-{channel}",
+                    "brand": BRAND,
+                    "channel": channel,
+                    "api_base_url": other.base_url,
+                    "poll_every": "1m",
+                    **fields,
+                }
+            )
         env = {
             "AWS_ACCESS_KEY_ID": "demo",
             "AWS_SECRET_ACCESS_KEY": "demo",
@@ -191,25 +219,25 @@ def run_demo(
                 name_prefix="replysla-demo",
             )
             config_path = workdir / "replysla.yaml"
-            config_path.write_text(
-                yaml.safe_dump(_demo_config(base_url, scenario)), encoding="utf-8"
-            )
+            config_path.write_text(yaml.safe_dump(_demo_config(accounts)), encoding="utf-8")
             mailbox = _mailbox(session, endpoint, resources)
             settings = Settings.from_env(
                 {**resources.as_environment(), **env, "REPLYSLA_CONFIG_FILE": str(config_path)}
             )
             use_container(Container(settings, clock=clock))
             try:
+                channels = ", ".join(a["channel"] for a in accounts)
                 say(
-                    f"Playing week {week} ({TIMEZONE}) for brand ACME: {len(scenario.threads)} "
-                    "conversations on a local Mastodon"
+                    f"Playing week {week} ({TIMEZONE}) for brand ACME on {len(accounts)} local "
+                    f"channel servers ({channels}): {len(scenario.threads)} scripted conversations "
+                    f"on Mastodon, {OTHER_THREADS} on each other channel"
                 )
                 result = _play(
                     session,
                     endpoint,
                     resources,
                     clock,
-                    fake,
+                    fakes,
                     week_end,
                     tick_minutes,
                     mailbox,
@@ -222,7 +250,8 @@ def run_demo(
             finally:
                 use_container(None)
     finally:
-        fake.stop()
+        for running in fakes:
+            running.stop()
         server.stop()
     seconds = time.monotonic() - started
     emails = len(list((out / "emails").glob("*.eml")))
@@ -255,21 +284,35 @@ def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{float(value) * 100:.0f}%"
 
 
-def _demo_config(base_url: str, scenario: Scenario) -> dict[str, Any]:
+def _mastodon_account(base_url: str, scenario: Scenario) -> dict[str, Any]:
     return {
-        "brands": {BRAND: {"name": "ACME", "timezone": TIMEZONE}},
-        "accounts": [
-            {
-                "id": "acme-mastodon",
-                "brand": BRAND,
-                "channel": "mastodon",
-                "api_base_url": base_url,
-                # The fake server's throwaway token; deployed accounts use `secret:`.
-                "credentials": {"access_token": scenario.brand_token},
-                "poll_every": "1m",
-            }
-        ],
+        "id": "acme-mastodon",
+        "brand": BRAND,
+        "channel": "mastodon",
+        "api_base_url": base_url,
+        # The fake servers' throwaway tokens; deployed accounts use `secret:`.
+        "credentials": {"access_token": scenario.brand_token},
+        "poll_every": "1m",
     }
+
+
+def _start_fake(target: str, clock: SimClock) -> Any | None:
+    """Start one channel's fake server (module:Class); None if that channel has no fake yet."""
+    import importlib
+
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        return None
+    fake = getattr(module, class_name)(clock=clock)
+    fake.script_module = module
+    fake.start()
+    return fake
+
+
+def _demo_config(accounts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"brands": {BRAND: {"name": "ACME", "timezone": TIMEZONE}}, "accounts": accounts}
 
 
 @dataclass
@@ -327,7 +370,7 @@ def _play(
     endpoint: str,
     resources: LocalResources,
     clock: SimClock,
-    fake: FakeMastodon,
+    fakes: list[Any],
     until: datetime,
     tick_minutes: int,
     mailbox: _Mailbox,
@@ -365,7 +408,7 @@ def _play(
         report = check(event, LambdaContextStub("check_sla"))
         totals["escalations"] += int(report.get("fired", 0))
         _deliver(mailbox, out, clock.now)
-        clock.now = _next_run(clock.now, tick_minutes, fake, store)
+        clock.now = _next_run(clock.now, tick_minutes, fakes, store)
         local_day = clock.now.astimezone(ZoneInfo(TIMEZONE)).date()
         if local_day != day and clock.now < until:
             day = local_day
@@ -382,7 +425,7 @@ def _play(
     return totals
 
 
-def _next_run(now: datetime, max_gap_minutes: int, fake: FakeMastodon, store: Any) -> datetime:
+def _next_run(now: datetime, max_gap_minutes: int, fakes: list[Any], store: Any) -> datetime:
     """The next minute at which a run every minute would do anything.
 
     The schedules fire every minute; minutes in which no customer or brand posts and no ladder
@@ -390,7 +433,8 @@ def _next_run(now: datetime, max_gap_minutes: int, fake: FakeMastodon, store: An
     every `max_gap_minutes`, as polls and checks would.
     """
     candidates = [now + timedelta(minutes=max_gap_minutes)]
-    for event in (fake.next_post_after(now), store.next_due_at()):
+    events = [f.next_post_after(now) for f in fakes if hasattr(f, "next_post_after")]
+    for event in (*events, store.next_due_at()):
         if event is not None and event > now:
             candidates.append(event)
     nxt = min(candidates)
