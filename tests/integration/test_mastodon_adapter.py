@@ -290,8 +290,11 @@ def test_unreachable_server_is_a_channel_error_after_retries(world):
     assert len(world.sleeps) == 3
 
 
-def test_factory_builds_mastodon_and_refuses_channels_not_built_yet(world):
-    # Given a Mastodon account and an X account
+def test_factory_builds_mastodon_and_refuses_channels_not_built_yet(world, monkeypatch):
+    # Given a Mastodon account, and a channel whose adapter module does not exist
+    from reply_sla.adapters import channels
+
+    monkeypatch.setitem(channels.ADAPTERS, "x", "reply_sla.adapters.channels.nowhere:Client")
     x_account = world.account(id="acme-x", channel="x", api_base_url=None)
     # When clients are built, Then Mastodon gets a MastodonClient and X a ConfigError naming it
     assert isinstance(build_channel_client(world.account(), {"access_token": "t"}), MastodonClient)
