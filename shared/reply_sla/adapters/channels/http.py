@@ -175,7 +175,15 @@ class ChannelHttp:
             body = response.json()
         except ValueError:
             return ""
-        detail = body.get("error") or body.get("message") if isinstance(body, dict) else None
+        detail = None
+        if isinstance(body, dict):
+            # Mastodon/Bluesky: error or message; Discourse: errors[0]; Graph: error.message.
+            errors = body.get("errors")
+            detail = body.get("error") or body.get("message")
+            if isinstance(detail, dict):
+                detail = detail.get("message")
+            if not detail and isinstance(errors, list) and errors:
+                detail = errors[0]
         return f" ({self._redact(str(detail)[:200])})" if detail else ""
 
     def _redact(self, text: str) -> str:
