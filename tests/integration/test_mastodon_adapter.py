@@ -317,3 +317,28 @@ def test_one_malformed_item_is_skipped_and_the_rest_is_kept(world: World) -> Non
     assert len(kept) == 1 and kept <= {first["id"], second["id"]}
     assert len(result.errors) == 1 and "created_at" in result.errors[0]
     assert result.cursors["mentions"] is not None
+
+
+def test_api_calls_per_poll_idle_and_busy(world: World) -> None:
+    # Given a client with its identity resolved and cursors set after a first poll
+    client = MastodonClient(world.account(), {"access_token": world.token})
+    client.own_ids()
+    cursors = client.fetch_new({}, world.clock[0]).cursors
+    # When an idle account is polled
+    world.fake.requests.clear()
+    idle = client.fetch_new(cursors, world.clock[0])
+    idle_calls = sum(world.fake.requests.values())
+    # And when 100 new messages arrived (50 mentions, 50 brand replies)
+    for i in range(50):
+        status = world.fake.post(world.carol, f"@acme q{i}", T0 + timedelta(seconds=i))
+        world.fake.post(
+            world.brand, f"@carol a{i}", T0 + timedelta(seconds=60 + i), in_reply_to=status["id"]
+        )
+    world.clock[0] = T0 + timedelta(minutes=5)
+    world.fake.requests.clear()
+    busy = client.fetch_new(idle.cursors, world.clock[0])
+    busy_calls = sum(world.fake.requests.values())
+    print(f"\nMastodon API calls per poll: idle {idle_calls}, busy (100 new) {busy_calls}")
+    # Then an idle poll asks each feed once, and a busy one pages 40 at a time
+    assert idle.messages == [] and idle_calls == 2
+    assert len(busy.messages) == 100 and busy_calls == 4
