@@ -184,7 +184,8 @@ class ChannelHttp:
                 detail = detail.get("message")
             if not detail and isinstance(errors, list) and errors:
                 detail = errors[0]
-        return f" ({self._redact(str(detail)[:200])})" if detail else ""
+        # Redact before cutting, so no part of a secret that straddles the cut can show.
+        return f" ({self._redact(str(detail))[:200]})" if detail else ""
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
