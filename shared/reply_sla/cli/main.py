@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--tick",
         type=int,
-        default=60,
+        default=180,
         metavar="MINUTES",
         help="longest simulated gap between scheduled runs; minutes in which nothing can "
         "happen are skipped (default: %(default)s)",

@@ -43,7 +43,7 @@ OTHER_CHANNELS: list[tuple[str, str, dict[str, Any]]] = [
     ("discourse", "reply_sla.local.fake_discourse:FakeDiscourse", {}),
     ("bluesky", "reply_sla.local.fake_bluesky:FakeBluesky", {}),
 ]
-OTHER_THREADS = 12
+OTHER_THREADS = 10
 TIMEZONE = "Europe/Madrid"
 MANAGER = "care-lead@acme.example"
 
@@ -148,8 +148,8 @@ def run_demo(
     out: Path,
     *,
     week: str | None = None,
-    tick_minutes: int = 10,
-    threads: int = 56,
+    tick_minutes: int = 180,
+    threads: int = 50,
     seed: int = 7,
     say: Callable[[str], None] = print,
 ) -> DemoResult:
@@ -168,6 +168,9 @@ def run_demo(
     for old in (out / "emails").glob("*.eml"):
         old.unlink()
 
+    from reply_sla.local import moto_speedups
+
+    moto_speedups.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -399,11 +402,15 @@ def _play(
         if messages:
             response = poll(_sqs_event(messages, queue_arn), LambdaContextStub("poll_account"))
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-            for message in messages:
-                if message["MessageId"] not in failed:
-                    sqs.delete_message(
-                        QueueUrl=resources.poll_queue_url, ReceiptHandle=message["ReceiptHandle"]
-                    )
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:  # as Lambda's SQS event source does: one batch delete of the successes
+                sqs.delete_message_batch(
+                    QueueUrl=resources.poll_queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(done)
+                    ],
+                )
             totals["polls"] += len(messages) - len(failed)
         report = check(event, LambdaContextStub("check_sla"))
         totals["escalations"] += int(report.get("fired", 0))
