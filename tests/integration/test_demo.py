@@ -47,6 +47,8 @@ def test_demo_writes_the_summary_files_for_the_week(demo_out):
     metrics = summary["metrics"]
     # The scripted week has 8 never-answered threads and 10 answered late: they must show.
     assert metrics["turns_opened"] >= 50
+    # Every channel with a fake server is played: at least three of them
+    assert {"mastodon", "x", "facebook", "discourse", "bluesky"} <= set(summary["by_channel"])
     assert len(metrics["breaches"]) >= 18
     assert metrics["open_overdue"] >= 8
     assert 0 < metrics["response_rate"] < 1 and 0 < metrics["sla_attainment"] < 1
