@@ -35,7 +35,11 @@ def poll_one(record: SQSRecord) -> None:
             extra={"account": account_id, "error": type(exc).__name__, "detail": str(exc)},
         )
         raise
+    for problem in report.skipped:
+        # A malformed item was skipped; the rest of the page was stored.
+        logger.error("item skipped", extra={"account": account_id, "problem": problem[:500]})
     metrics.add_metric(name="MessagesIngested", unit=MetricUnit.Count, value=report.stored)
+    metrics.add_metric(name="ItemsSkipped", unit=MetricUnit.Count, value=len(report.skipped))
     metrics.add_metric(name="TurnsOpened", unit=MetricUnit.Count, value=report.turns_opened)
     metrics.add_metric(
         name="IngestLag", unit=MetricUnit.Seconds, value=report.max_ingest_lag_seconds

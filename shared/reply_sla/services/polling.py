@@ -31,6 +31,7 @@ class PollReport:
     complete: bool = True
     max_ingest_lag_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def _resolve_threads(
@@ -145,6 +146,7 @@ def poll_account(
         fetched.complete,
     )
     report.notes.extend(fetched.notes)
+    report.skipped.extend(fetched.errors)
     ordered = sorted(fetched.messages, key=lambda m: (m.created_at, m.message_id))
     stored = store.messages_stored(account.id, [m.message_id for m in ordered])
     report.already_stored = len(stored)
