@@ -256,3 +256,23 @@ def test_account_not_polled_for_three_intervals_is_reported_down(stack: Stack):
     notes = stack.published()
     assert [n["MessageAttributes"]["level"]["Value"] for n in notes] == ["channel_down"]
     assert "no successful poll for" in notes[0]["Message"]
+
+
+def test_malformed_item_is_logged_and_the_rest_of_the_page_stored(stack: Stack, capsys):
+    # Given two mentions, the first page of mentions has one broken item
+    stack.fake.post(stack.customer, "@acme first", MONDAY + timedelta(minutes=1))
+    stack.fake.post(stack.customer, "@acme second", MONDAY + timedelta(minutes=2))
+    stack.clock.now += timedelta(minutes=3)
+    stack.tick()  # resolves the brand's identity and stores both
+    stack.fake.post(stack.customer, "@acme third", MONDAY + timedelta(minutes=4))
+    stack.fake.post(stack.customer, "@acme fourth", MONDAY + timedelta(minutes=5))
+    stack.clock.now += timedelta(minutes=3)
+    stack.fake.malformed_next(kind="item")
+    capsys.readouterr()
+    # When polled
+    stack.tick()
+    # Then one item is reported as skipped in the logs and the other is stored
+    logged = capsys.readouterr().out
+    assert '"message":"item skipped"' in logged and "created_at" in logged
+    open_texts = {t.text for t in Container(Settings.from_env(stack.env)).store.open_turns("acme")}
+    assert len(open_texts & {"@acme third", "@acme fourth"}) == 1
