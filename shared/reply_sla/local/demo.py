@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +44,7 @@ OTHER_CHANNELS: list[tuple[str, str, dict[str, Any]]] = [
     ("discourse", "reply_sla.local.fake_discourse:FakeDiscourse", {}),
     ("bluesky", "reply_sla.local.fake_bluesky:FakeBluesky", {}),
 ]
-OTHER_THREADS = 10
+OTHER_THREADS = 6
 TIMEZONE = "Europe/Madrid"
 MANAGER = "care-lead@acme.example"
 
@@ -154,8 +155,6 @@ def run_demo(
     say: Callable[[str], None] = print,
 ) -> DemoResult:
     """Play one scripted week through the real handlers and write what managers receive."""
-    from moto.server import ThreadedMotoServer
-
     from reply_sla.settings import Settings
     from reply_sla.wiring import Container, use_container
 
@@ -168,14 +167,7 @@ def run_demo(
     for old in (out / "emails").glob("*.eml"):
         old.unlink()
 
-    from reply_sla.local import moto_speedups
-
-    moto_speedups.install()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server, endpoint = _start_moto()
     fake = FakeMastodon(clock=clock)
     fakes: list[Any] = [fake]
     workdir = Path(tempfile.mkdtemp(prefix="replysla-demo-"))
@@ -255,7 +247,8 @@ def run_demo(
     finally:
         for running in fakes:
             running.stop()
-        server.stop()
+        server.terminate()
+        server.wait(timeout=10)
     seconds = time.monotonic() - started
     emails = len(list((out / "emails").glob("*.eml")))
     say(
@@ -285,6 +278,40 @@ def run_demo(
 
 def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{float(value) * 100:.0f}%"
+
+
+_MOTO_MAIN = (
+    "import logging, sys\n"
+    "from reply_sla.local import moto_speedups\n"
+    "moto_speedups.install()\n"
+    "logging.getLogger('werkzeug').setLevel(logging.ERROR)\n"
+    "from moto.server import main\n"
+    "main(['-H', '127.0.0.1', '-p', sys.argv[1]])\n"
+)
+
+
+def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    """moto's server on 127.0.0.1, in its own process so it works on the other core."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen(
+        [sys.executable, "-c", _MOTO_MAIN, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto's server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(endpoint + "/moto-api/", timeout=1):
+                return process, endpoint
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("moto's server did not start within 30 s")
 
 
 def _mastodon_account(base_url: str, scenario: Scenario) -> dict[str, Any]:
