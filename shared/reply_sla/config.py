@@ -99,6 +99,20 @@ class MonitorConfig(BaseModel):
     triage: list[TriageRule] = Field(default_factory=list)
     policies: list[PolicyConfig] = Field(default_factory=list)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    # At most this many polls of a channel start together (the rest are spread over the minute).
+    channel_limits: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("channel_limits")
+    @classmethod
+    def _known_channels(cls, limits: dict[str, int]) -> dict[str, int]:
+        for channel, limit in limits.items():
+            if channel not in CHANNELS:
+                raise ValueError(
+                    f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}"
+                )
+            if limit < 1:
+                raise ValueError(f"{channel}: expected at least 1 poll at a time, got {limit}")
+        return limits
 
     @model_validator(mode="after")
     def _references_resolve(self) -> MonitorConfig:

@@ -28,6 +28,19 @@ class FetchResult:
     rate_limit_reset_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class PollRequest:
+    """One queued poll of one account; SQS holds it back `delay_seconds`."""
+
+    account_id: str
+    requested_at: str
+    delay_seconds: int = 0
+
+
+class PollQueue(Protocol):
+    def send(self, requests: list[PollRequest]) -> None: ...
+
+
 class ChannelClient(Protocol):
     """One account on one channel, speaking that platform's API."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from reply_sla.ports import PollRequest
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
@@ -14,14 +16,21 @@ class SqsPollQueue:
         self._client = client
         self._url = queue_url
 
-    def send(self, requests: list[dict[str, str]]) -> None:
+    def send(self, requests: list[PollRequest]) -> None:
         """Send in batches of 10 (SQS's limit); raise if any entry failed."""
         for start in range(0, len(requests), 10):
             batch = requests[start : start + 10]
             response = self._client.send_message_batch(
                 QueueUrl=self._url,
                 Entries=[
-                    {"Id": str(i), "MessageBody": json.dumps(body)} for i, body in enumerate(batch)
+                    {
+                        "Id": str(i),
+                        "MessageBody": json.dumps(
+                            {"account_id": r.account_id, "requested_at": r.requested_at}
+                        ),
+                        "DelaySeconds": r.delay_seconds,
+                    }
+                    for i, r in enumerate(batch)
                 ],
             )
             failed = response.get("Failed", [])
