@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_commands(commands)
     add_channel_commands(commands)
+    from reply_sla.cli.manager_commands import add_manager_commands
+
+    add_manager_commands(commands)
     from reply_sla.cli.commitments_command import add_commitments_command
 
     add_commitments_command(commands)

@@ -1,0 +1,84 @@
+"""`replysla managers add|list|remove` on moto: e-mail subscriptions routed by filter policies."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from reply_sla.cli.main import main
+
+
+@pytest.fixture
+def topic(moto_aws) -> str:
+    return boto3.client("sns").create_topic(Name="escalations")["TopicArn"]
+
+
+def test_add_subscribes_with_a_filter_policy(topic: str, capsys):
+    # When a manager is added for one brand's breaches on two channels
+    code = main(
+        [
+            "managers",
+            "add",
+            "lead@acme.example",
+            "--brand",
+            "acme",
+            "--topic-arn",
+            topic,
+            "--channels",
+            "x",
+            "facebook",
+            "--levels",
+            "breach",
+            "summary",
+        ]
+    )
+    # Then the subscription's filter policy routes exactly that
+    assert code == 0 and "confirmation" in capsys.readouterr().out
+    sns = boto3.client("sns")
+    [sub] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert sub["Protocol"] == "email" and sub["Endpoint"] == "lead@acme.example"
+    attributes = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+    assert json.loads(attributes["Attributes"]["FilterPolicy"]) == {
+        "brand": ["acme"],
+        "channel": ["facebook", "x"],
+        "level": ["breach", "summary"],
+    }
+
+
+def test_list_and_remove(topic: str, capsys):
+    main(["managers", "add", "a@acme.example", "--brand", "acme", "--topic-arn", topic])
+    main(["managers", "add", "b@other.example", "--brand", "other", "--topic-arn", topic])
+    capsys.readouterr()
+    assert main(["managers", "list", "--brand", "acme", "--topic-arn", topic]) == 0
+    listed = capsys.readouterr().out
+    assert "a@acme.example" in listed and "brand=acme" in listed and "b@other" not in listed
+    assert main(["managers", "remove", "a@acme.example", "--topic-arn", topic]) == 0
+    capsys.readouterr()
+    main(["managers", "list", "--topic-arn", topic])
+    assert "a@acme.example" not in capsys.readouterr().out
+
+
+def test_bad_input_exits_2(topic: str, capsys):
+    assert main(["managers", "add", "not-an-email", "--brand", "acme", "--topic-arn", topic]) == 2
+    assert "not an e-mail address" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "managers",
+                "add",
+                "a@b.example",
+                "--brand",
+                "acme",
+                "--topic-arn",
+                topic,
+                "--channels",
+                "myspace",
+            ]
+        )
+        == 2
+    )
+    assert "unknown myspace" in capsys.readouterr().err
+    assert main(["managers", "list"]) == 2
+    assert "--stack" in capsys.readouterr().err
