@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from reply_sla.domain.models import (
     Direction,
+    EventType,
     Message,
     SlaEvent,
     ThreadState,
@@ -427,6 +428,64 @@ class DynamoThreadStore:
             for i in items
             if i.get("last_poll_at")
         }
+
+    # -- people acting on turns ------------------------------------------------------------------
+
+    def get_turn(self, account_id: str, thread_id: str, seq: int) -> Turn | None:
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={
+                "pk": {"S": self._thread_pk(account_id, thread_id)},
+                "sk": {"S": f"TURN#{seq:05d}"},
+            },
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Turn.model_validate(_deserialize(item)) if item else None
+
+    def dismiss_turn(self, turn: Turn, reason: str, by: str, now: datetime) -> bool:
+        """Close an open turn as needing no reply, with the `dismissed` event, atomically.
+        False when it was no longer open (answered or dismissed meanwhile)."""
+        event = SlaEvent(
+            brand=turn.brand,
+            account_id=turn.account_id,
+            channel=turn.channel,
+            thread_id=turn.thread_id,
+            turn_seq=turn.seq,
+            type=EventType.DISMISSED,
+            at=now,
+            detail={"reason": reason[:500], "by": by[:100]},
+        )
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": self._turn_key(turn),
+                "UpdateExpression": (
+                    "SET #status = :dismissed, closed_reason = :reason "
+                    "REMOVE due_pk, due_sk, open_pk, open_sk, next_level, next_level_at"
+                ),
+                "ConditionExpression": "#status = :open",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":dismissed": {"S": TurnStatus.DISMISSED.value},
+                    ":open": {"S": TurnStatus.OPEN.value},
+                    ":reason": {"S": f"dismissed: {reason[:200]}"},
+                },
+            }
+        }
+        try:
+            self._call(
+                "transact_write_items", TransactItems=[update, {"Put": self._event_put(event)}]
+            )
+        except ClientError as exc:
+            if _error_code(exc) in {
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            }:
+                return False
+            raise
+        return True
 
     # -- channel health -----------------------------------------------------------------------
 

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     from reply_sla.cli.manager_commands import add_manager_commands
 
     add_manager_commands(commands)
+    from reply_sla.cli.thread_commands import add_thread_commands
+
+    add_thread_commands(commands)
     from reply_sla.cli.commitments_command import add_commitments_command
 
     add_commitments_command(commands)
