@@ -6,6 +6,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from reply_sla.domain.models import Message
 from reply_sla.ports import FetchResult
@@ -31,6 +32,20 @@ class FakeChannel:
     def thread_root(self, message_id: str) -> str:
         self.root_calls += 1
         return self.roots.get(message_id, message_id)
+
+
+class RecordingSession:
+    """A requests session that remembers the keyword arguments of every request."""
+
+    def __init__(self) -> None:
+        from reply_sla.adapters.channels.http import new_session
+
+        self.calls: list[dict[str, Any]] = []
+        self._session = new_session()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        self.calls.append({"method": method, "url": url, **kwargs})
+        return self._session.request(method, url, **kwargs)
 
 
 @dataclass

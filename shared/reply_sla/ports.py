@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from reply_sla.config import MonitorConfig
-from reply_sla.domain.models import Message, PollCursor, SlaEvent, ThreadState, Turn
+from reply_sla.domain.models import Message, SlaEvent, ThreadState, Turn
 
 
 @dataclass
@@ -142,7 +142,6 @@ __all__ = [
     "ConfigSource",
     "FetchResult",
     "Notifier",
-    "PollCursor",
     "ReportStore",
     "SecretSource",
     "ThreadStore",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from reply_sla.adapters.channels import build_channel_client
-from reply_sla.adapters.channels.http import USER_AGENT, new_session
+from reply_sla.adapters.channels.http import USER_AGENT
 from reply_sla.adapters.channels.mastodon import MastodonClient
 from reply_sla.config import AccountConfig
 from reply_sla.domain.models import Direction
@@ -20,21 +20,10 @@ from reply_sla.errors import (
     ConfigError,
 )
 from reply_sla.local.fake_mastodon import FakeMastodon
+from tests.fakes import RecordingSession
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 NOTIFICATIONS = "/api/v1/notifications"
-
-
-class RecordingSession:
-    """A requests session that remembers the keyword arguments of every request."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self._session = new_session()
-
-    def request(self, method: str, url: str, **kwargs: Any) -> Any:
-        self.calls.append({"method": method, "url": url, **kwargs})
-        return self._session.request(method, url, **kwargs)
 
 
 class World:

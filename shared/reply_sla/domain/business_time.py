@@ -18,14 +18,22 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_pkg
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reply_sla.domain.models import Message, Priority, TurnKind
 from reply_sla.domain.policy import LadderLevel, ResponsePolicy, SlaWindow
+
+
+def _holidays() -> Any:
+    """The `holidays` package, imported when a calendar first names a country: it costs about
+    40 ms, which a function's cold start should pay only if it needs it."""
+    import holidays
+
+    return holidays
+
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -103,7 +111,7 @@ class HolidayConfig(BaseModel):
     @field_validator("country")
     @classmethod
     def _known_country(cls, value: str | None) -> str | None:
-        if value is not None and value not in holidays_pkg.list_supported_countries():
+        if value is not None and value not in _holidays().list_supported_countries():
             raise ValueError(
                 f"unknown country {value!r} for holidays; expected an ISO 3166-1 alpha-2 code "
                 "that the holidays package supports, like ES or US"
@@ -115,7 +123,7 @@ class HolidayConfig(BaseModel):
         if self.subdivision is not None:
             if self.country is None:
                 raise ValueError("a holidays subdivision needs a country, like country: ES")
-            known = holidays_pkg.list_supported_countries()[self.country]
+            known = _holidays().list_supported_countries()[self.country]
             if self.subdivision not in known:
                 raise ValueError(
                     f"unknown subdivision {self.subdivision!r} of {self.country}; "
@@ -239,7 +247,7 @@ class BusinessCalendar:
         }
         rules = config.holidays or HolidayConfig()
         public = (
-            holidays_pkg.country_holidays(rules.country, subdiv=rules.subdivision)
+            _holidays().country_holidays(rules.country, subdiv=rules.subdivision)
             if rules.country
             else None
         )

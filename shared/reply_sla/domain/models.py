@@ -163,14 +163,3 @@ class SlaEvent(BaseModel):
         """Deterministic, so that recording the same fact twice stores it once."""
         suffix = f"#{self.level}" if self.level else ""
         return f"{self.turn_seq:05d}#{self.type.value}{suffix}"
-
-
-class PollCursor(BaseModel):
-    """Where an account's feed was last read up to; moved only after the page chain is stored."""
-
-    model_config = ConfigDict(frozen=True)
-
-    account_id: str
-    feed: str
-    position: str | None = None
-    updated_at: datetime | None = None

@@ -18,7 +18,12 @@ from typing import Any, ClassVar
 
 import requests
 
-from reply_sla.adapters.channels.http import ChannelHttp, retry_after_header, server_now
+from reply_sla.adapters.channels.http import (
+    ChannelHttp,
+    parse_channel_time,
+    retry_after_header,
+    server_now,
+)
 from reply_sla.config import AccountConfig
 from reply_sla.domain.models import Direction, Message
 from reply_sla.errors import (
@@ -55,11 +60,7 @@ class SessionExpired(ChannelAuthError):
 
 def parse_time(value: Any, where: str) -> datetime:
     """An atproto datetime as an aware UTC datetime, or a `ChannelDataError` saying where."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ChannelDataError(CHANNEL, f"{where}: bad datetime {str(value)[:40]!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return parse_channel_time(CHANNEL, value, where, "datetime")
 
 
 def iso(moment: datetime) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from reply_sla.adapters.channels.http import ChannelHttp, retry_after_header
+from reply_sla.adapters.channels.http import ChannelHttp, parse_channel_time, retry_after_header
 from reply_sla.config import AccountConfig
 from reply_sla.domain.models import Direction, Message
 from reply_sla.errors import ChannelDataError, ConfigError
@@ -74,11 +74,7 @@ def cooked_to_text(cooked: str) -> str:
 
 def parse_time(value: Any, where: str) -> datetime:
     """An ISO 8601 timestamp as an aware UTC datetime, or a `ChannelDataError` saying where."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ChannelDataError(CHANNEL, f"{where}: bad time {str(value)[:40]!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return parse_channel_time(CHANNEL, value, where, "time")
 
 
 def iso(moment: datetime) -> str:

@@ -69,6 +69,16 @@ def retry_after_header(response: requests.Response) -> float | None:
     return max(0.0, (moment - server_now(response)).total_seconds())
 
 
+def parse_channel_time(channel: str, value: Any, where: str, what: str = "time") -> datetime:
+    """An ISO 8601 timestamp (any offset form, `Z` or `+0000`) as an aware UTC datetime, or a
+    `ChannelDataError` saying which field of which item was not one."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ChannelDataError(channel, f"{where}: bad {what} {str(value)[:40]!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def new_session() -> requests.Session:
     """A plain `requests` session (the adapters set their headers on each request)."""
     return requests.Session()

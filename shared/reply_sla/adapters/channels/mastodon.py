@@ -14,6 +14,7 @@ import requests
 
 from reply_sla.adapters.channels.http import (
     ChannelHttp,
+    parse_channel_time,
     parse_link_header,
     retry_after_header,
     server_now,
@@ -73,11 +74,7 @@ def html_to_text(content: str) -> str:
 
 def parse_time(value: Any, where: str) -> datetime:
     """An ISO 8601 timestamp as an aware UTC datetime, or a `ChannelDataError` saying where."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ChannelDataError(CHANNEL, f"{where}: bad created_at {str(value)[:40]!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return parse_channel_time(CHANNEL, value, where, "created_at")
 
 
 def rate_limit_reset(response: requests.Response) -> float | None:

@@ -19,7 +19,12 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from reply_sla.adapters.channels.http import ChannelHttp, retry_after_header, server_now
+from reply_sla.adapters.channels.http import (
+    ChannelHttp,
+    parse_channel_time,
+    retry_after_header,
+    server_now,
+)
 from reply_sla.config import AccountConfig
 from reply_sla.domain.models import Direction, Message
 from reply_sla.errors import (
@@ -53,11 +58,7 @@ IG_COMMENT_FIELDS = "id,timestamp,text,username,from"
 
 def parse_time(value: Any, where: str, channel: str = FACEBOOK) -> datetime:
     """A Graph datetime (`2026-11-16T09:00:00+0000`) as aware UTC, or a `ChannelDataError`."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ChannelDataError(channel, f"{where}: bad time {str(value)[:40]!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return parse_channel_time(channel, value, where, "time")
 
 
 def graph_usage(headers: Mapping[str, str]) -> tuple[int | None, int]:

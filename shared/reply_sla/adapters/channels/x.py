@@ -13,7 +13,12 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from reply_sla.adapters.channels.http import ChannelHttp, retry_after_header, server_now
+from reply_sla.adapters.channels.http import (
+    ChannelHttp,
+    parse_channel_time,
+    retry_after_header,
+    server_now,
+)
 from reply_sla.config import AccountConfig
 from reply_sla.domain.models import Direction, Message
 from reply_sla.errors import ChannelAuthError, ChannelDataError, ChannelError, ConfigError
@@ -61,11 +66,7 @@ def id_key(value: str) -> int:
 
 def parse_time(value: Any, where: str) -> datetime:
     """An ISO 8601 timestamp as an aware UTC datetime, or a `ChannelDataError` saying where."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ChannelDataError(CHANNEL, f"{where}: bad created_at {str(value)[:40]!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return parse_channel_time(CHANNEL, value, where, "created_at")
 
 
 def rate_limit_reset(response: requests.Response) -> float | None:
