@@ -59,7 +59,37 @@ class ChannelClient(Protocol):
         ...
 
 
-class ThreadStore(Protocol):
+class LadderStore(Protocol):
+    """What the SLA checker needs of the store: the due index and the claim / confirm lease."""
+
+    def due_turns(self, now: datetime, limit: int = 500) -> list[Turn]: ...
+
+    def claim_levels(
+        self, turn: Turn, levels: Sequence[str], now: datetime, lease_until: datetime
+    ) -> bool: ...
+
+    def confirm_levels(
+        self,
+        turn: Turn,
+        lease_until: datetime,
+        next_level: tuple[str, datetime] | None,
+        events: Sequence[SlaEvent],
+    ) -> None: ...
+
+    def release_claim(
+        self, turn: Turn, levels: Sequence[str], lease_until: datetime, retry_at: datetime
+    ) -> None: ...
+
+    def defer_level(self, turn: Turn, level: str, until: datetime) -> bool: ...
+
+    def take_resolved(self, turn: Turn) -> bool: ...
+
+    def restore_resolved(self, turn: Turn, retry_at: datetime) -> None: ...
+
+    def record_event(self, event: SlaEvent) -> bool: ...
+
+
+class ThreadStore(LadderStore, Protocol):
     def messages_stored(self, account_id: str, message_ids: Sequence[str]) -> set[str]: ...
 
     def thread_of(self, account_id: str, message_ids: Sequence[str]) -> dict[str, str]: ...
@@ -86,13 +116,7 @@ class ThreadStore(Protocol):
 
     def last_polls(self, account_ids: Sequence[str]) -> dict[str, datetime]: ...
 
-    def due_turns(self, now: datetime, limit: int = 500) -> list[Turn]: ...
-
     def next_due_at(self) -> datetime | None: ...
-
-    def claim_level(
-        self, turn: Turn, level: str, now: datetime, next_level: tuple[str, datetime] | None
-    ) -> bool: ...
 
     def record_poll_error(self, account_id: str, kind: str, detail: str, now: datetime) -> None: ...
 
@@ -101,12 +125,6 @@ class ThreadStore(Protocol):
     def set_health(
         self, account_id: str, state: str, now: datetime, *, first_seen: bool = False
     ) -> bool: ...
-
-    def defer_level(self, turn: Turn, level: str, until: datetime) -> bool: ...
-
-    def release_level(
-        self, turn: Turn, level: str, next_level: tuple[str, datetime] | None
-    ) -> None: ...
 
     def record_event(self, event: SlaEvent) -> bool: ...
 
@@ -117,8 +135,13 @@ class ThreadStore(Protocol):
     def open_turns(self, brand: str) -> list[Turn]: ...
 
 
+# A message attribute is one string, or several (SNS String.Array: a subscription's filter
+# policy matches when any of them matches, so a digest reaches everyone one of its turns concerns).
+AttributeValue = str | Sequence[str]
+
+
 class Notifier(Protocol):
-    def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str:
+    def publish(self, subject: str, body: str, attributes: Mapping[str, AttributeValue]) -> str:
         """Publish one notification; returns the provider's message id."""
         ...
 
@@ -141,6 +164,7 @@ __all__ = [
     "ChannelClient",
     "ConfigSource",
     "FetchResult",
+    "LadderStore",
     "Notifier",
     "ReportStore",
     "SecretSource",

@@ -271,7 +271,7 @@ class DynamoThreadStore:
                 }
             )
         for turn in changed_turns:
-            actions.append(self._turn_update(turn))
+            actions.append(self._turn_update(turn, now))
         for event in events:
             actions.append({"Put": self._event_put(event)})
         if len(actions) > MAX_TRANSACTION_ITEMS:
@@ -328,9 +328,12 @@ class DynamoThreadStore:
             item["due_sk"] = iso_utc(turn.next_level_at)
         return item
 
-    def _turn_update(self, turn: Turn) -> dict[str, Any]:
+    def _turn_update(self, turn: Turn, now: datetime) -> dict[str, Any]:
         """Update only the fields the clock owns, so a level claimed by a concurrent check is
-        never overwritten."""
+        never overwritten.
+
+        An answered turn that managers were (or may just now be) alerted about stays in the due
+        index, so the next check sends the resolved notice to the levels that were alerted."""
         item = self._turn_item(turn)
         owned = [
             "status",
@@ -352,7 +355,16 @@ class DynamoThreadStore:
                 sets.append(f"#{field} = :{field}")
                 values[f":{field}"] = _serializer.serialize(_to_dynamo(item[field]))
         if turn.status is not TurnStatus.OPEN:
-            removes += ["due_pk", "due_sk", "open_pk", "open_sk", "next_level", "next_level_at"]
+            removes += ["open_pk", "open_sk", "next_level", "next_level_at"]
+            alerted = bool(turn.levels_fired or turn.claimed_levels) or (
+                turn.next_level_at is not None and turn.next_level_at <= now
+            )
+            if turn.status is TurnStatus.ANSWERED and alerted:
+                sets += ["due_pk = :due_pk", "due_sk = :due_sk"]
+                values[":due_pk"] = {"S": self._shard(turn)}
+                values[":due_sk"] = {"S": iso_utc(now)}
+            else:
+                removes += ["due_pk", "due_sk"]
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
@@ -593,39 +605,39 @@ class DynamoThreadStore:
                 earliest = at if earliest is None or at < earliest else earliest
         return earliest
 
-    def claim_level(
-        self,
-        turn: Turn,
-        level: str,
-        now: datetime,
-        next_level: tuple[str, datetime] | None,
+    def claim_levels(
+        self, turn: Turn, levels: Sequence[str], now: datetime, lease_until: datetime
     ) -> bool:
-        """Claim one ladder level of an open turn; exactly one caller wins."""
-        names = {"#status": "status", "#lvl": level}
+        """Claim the ladder levels due now (one message will carry them); exactly one caller wins.
+
+        The claim is a lease: the turn stays in the due index at `lease_until`, so if the
+        claimer dies before `confirm_levels`, a later check publishes the levels again instead
+        of losing them. A claim whose lease has not run out cannot be taken.
+        """
+        names = {"#status": "status", **{f"#l{i}": lvl for i, lvl in enumerate(levels)}}
         values: dict[str, Any] = {
             ":open": {"S": TurnStatus.OPEN.value},
-            ":level": {"S": level},
+            ":level": {"S": turn.next_level or ""},
             ":now": {"S": iso_utc(now)},
+            ":claimed": {"L": [{"S": lvl} for lvl in levels]},
+            ":until": {"S": iso_utc(lease_until)},
         }
-        if next_level is None:
-            expression = (
-                "SET levels_fired.#lvl = :now REMOVE next_level, next_level_at, due_pk, due_sk"
-            )
-        else:
-            expression = (
-                "SET levels_fired.#lvl = :now, next_level = :next, next_level_at = :next_at, "
-                "due_sk = :next_due"
-            )
-            values[":next"] = {"S": next_level[0]}
-            values[":next_at"] = {"S": next_level[1].isoformat()}
-            values[":next_due"] = {"S": iso_utc(next_level[1])}
+        fired = ", ".join(
+            f"levels_fired.#l{i} = if_not_exists(levels_fired.#l{i}, :now)"
+            for i in range(len(levels))
+        )
         try:
             self._call(
                 "update_item",
                 TableName=self._table,
                 Key=self._turn_key(turn),
-                UpdateExpression=expression,
-                ConditionExpression="#status = :open AND next_level = :level",
+                UpdateExpression=(
+                    f"SET {fired}, claimed_levels = :claimed, claim_until = :until, due_sk = :until"
+                ),
+                ConditionExpression=(
+                    "#status = :open AND next_level = :level AND "
+                    "(attribute_not_exists(claim_until) OR claim_until <= :now)"
+                ),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
@@ -634,6 +646,125 @@ class DynamoThreadStore:
                 return False
             raise
         return True
+
+    def confirm_levels(
+        self,
+        turn: Turn,
+        lease_until: datetime,
+        next_level: tuple[str, datetime] | None,
+        events: Sequence[SlaEvent],
+    ) -> None:
+        """After the publish: record the levels' events and move the turn to its next level,
+        in one transaction. If the turn was answered meanwhile the events are still recorded and
+        the due entry is left to the resolved notice."""
+        values: dict[str, Any] = {
+            ":open": {"S": TurnStatus.OPEN.value},
+            ":until": {"S": iso_utc(lease_until)},
+        }
+        if next_level is None:
+            expression = (
+                "REMOVE claimed_levels, claim_until, held_until, next_level, next_level_at, "
+                "due_pk, due_sk"
+            )
+        else:
+            expression = (
+                "SET next_level = :next, next_level_at = :next_at, due_sk = :next_due "
+                "REMOVE claimed_levels, claim_until, held_until"
+            )
+            values[":next"] = {"S": next_level[0]}
+            values[":next_at"] = {"S": next_level[1].isoformat()}
+            values[":next_due"] = {"S": iso_utc(next_level[1])}
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": self._turn_key(turn),
+                "UpdateExpression": expression,
+                "ConditionExpression": "#status = :open AND claim_until = :until",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+        try:
+            self._call(
+                "transact_write_items",
+                TransactItems=[update, *({"Put": self._event_put(e)} for e in events)],
+            )
+            return
+        except ClientError as exc:
+            if _error_code(exc) not in {
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            }:
+                raise
+        # Answered, or the lease was taken over: the facts still happened.
+        for event in events:
+            self.record_event(event)
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=self._turn_key(turn),
+                UpdateExpression="REMOVE claimed_levels, claim_until",
+                ConditionExpression="claim_until = :until",
+                ExpressionAttributeValues={":until": {"S": iso_utc(lease_until)}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def release_claim(
+        self, turn: Turn, levels: Sequence[str], lease_until: datetime, retry_at: datetime
+    ) -> None:
+        """Undo a claim whose message could not be published, so the next run retries it."""
+        names = {f"#l{i}": lvl for i, lvl in enumerate(levels)}
+        removes = ["claimed_levels", "claim_until", *(f"levels_fired.{n}" for n in names)]
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=self._turn_key(turn),
+                UpdateExpression="SET due_sk = :retry REMOVE " + ", ".join(removes),
+                ConditionExpression="claim_until = :until AND attribute_exists(due_pk)",
+                **({"ExpressionAttributeNames": names} if names else {}),
+                ExpressionAttributeValues={
+                    ":until": {"S": iso_utc(lease_until)},
+                    ":retry": {"S": iso_utc(retry_at)},
+                },
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def take_resolved(self, turn: Turn) -> bool:
+        """Take a closed turn's pending resolved notice off the due index; one caller wins."""
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=self._turn_key(turn),
+                UpdateExpression="REMOVE due_pk, due_sk, claimed_levels, claim_until",
+                ConditionExpression="attribute_exists(due_pk) AND #status <> :open",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":open": {"S": TurnStatus.OPEN.value}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def restore_resolved(self, turn: Turn, retry_at: datetime) -> None:
+        """Put a resolved notice that could not be published back for the next run."""
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=self._turn_key(turn),
+            UpdateExpression="SET due_pk = :shard, due_sk = :retry",
+            ExpressionAttributeValues={
+                ":shard": {"S": self._shard(turn)},
+                ":retry": {"S": iso_utc(retry_at)},
+            },
+        )
 
     def defer_level(self, turn: Turn, level: str, until: datetime) -> bool:
         """Hold a due level until `until` (quiet hours); False if the turn moved on meanwhile."""
@@ -656,40 +787,6 @@ class DynamoThreadStore:
                 return False
             raise
         return True
-
-    def release_level(
-        self, turn: Turn, level: str, next_level: tuple[str, datetime] | None
-    ) -> None:
-        """Undo a claim whose notification could not be published, so the next run retries."""
-        if turn.next_level_at is None:
-            return
-        names = {"#lvl": level}
-        values: dict[str, Any] = {
-            ":level": {"S": level},
-            ":at": {"S": turn.next_level_at.isoformat()},
-            ":due": {"S": iso_utc(turn.next_level_at)},
-            ":shard": {"S": self._shard(turn)},
-        }
-        condition = "attribute_exists(levels_fired.#lvl)"
-        if next_level is not None:
-            condition += " AND next_level = :next"
-            values[":next"] = {"S": next_level[0]}
-        try:
-            self._call(
-                "update_item",
-                TableName=self._table,
-                Key=self._turn_key(turn),
-                UpdateExpression=(
-                    "SET next_level = :level, next_level_at = :at, due_sk = :due, due_pk = :shard "
-                    "REMOVE levels_fired.#lvl"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
-                raise
 
     # -- reading for summaries ----------------------------------------------------------------
 

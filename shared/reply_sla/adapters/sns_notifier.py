@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reply_sla.errors import ReplySlaError
+from reply_sla.ports import AttributeValue
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -31,19 +33,28 @@ class SnsNotifier:
         self._client = client
         self._topic = topic_arn
 
-    def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str:
+    def publish(self, subject: str, body: str, attributes: Mapping[str, AttributeValue]) -> str:
         """Publish with MessageAttributes that subscription filter policies can match."""
         try:
             response = self._client.publish(
                 TopicArn=self._topic,
                 Subject=_subject(subject),
                 Message=body,
-                MessageAttributes={
-                    key: {"DataType": "String", "StringValue": value}
-                    for key, value in attributes.items()
-                    if value
-                },
+                MessageAttributes=message_attributes(attributes),
             )
         except (ClientError, BotoCoreError) as exc:
             raise PublishFailed(f"SNS publish to {self._topic} failed: {exc}") from exc
         return str(response["MessageId"])
+
+
+def message_attributes(attributes: Mapping[str, AttributeValue]) -> dict[str, Any]:
+    """One value is a String; several are a String.Array (JSON), which filter policies match
+    when any element matches."""
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if isinstance(value, str):
+            if value:
+                out[key] = {"DataType": "String", "StringValue": value}
+        elif value:
+            out[key] = {"DataType": "String.Array", "StringValue": json.dumps(list(value))}
+    return out

@@ -131,6 +131,12 @@ class Turn(BaseModel):
     next_level: str | None = None
     next_level_at: datetime | None = None
     levels_fired: dict[str, datetime] = Field(default_factory=dict)
+    # Levels a checker has claimed and is publishing; `claim_until` is the lease after which
+    # another checker may publish them again (the first one crashed before confirming).
+    claimed_levels: tuple[str, ...] = ()
+    claim_until: datetime | None = None
+    # Set while quiet hours hold the next level (it then goes out in a digest of held alerts).
+    held_until: datetime | None = None
     replied_at: datetime | None = None
     reply_message_id: str | None = None
     response_seconds: float | None = None
