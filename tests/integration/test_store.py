@@ -342,3 +342,34 @@ def test_quiet_hours_hold_the_level_in_the_due_index_until_the_opening(store: Dy
     # And at the opening it goes out once
     report = check_sla(store, notifier, POLICY, brands, tuesday_0800, hours)
     assert report.fired == 1 and len(notifier.published) == 1
+
+
+def test_a_moved_deadline_is_stored_and_the_due_index_follows(store: DynamoThreadStore):
+    from reply_sla.domain.models import Priority
+
+    # Given a stored turn due at +60 min
+    poll(store, FakeChannel([inbound(0, thread_id="p")]), 1)
+    state, turn = store.load_threads(ACCOUNT.id, ["p"])["p"]
+    assert turn is not None
+    # When the clock raises its priority and pulls its deadline in to +30 min
+    raised = turn.model_copy(
+        update={"priority": Priority.HIGH, "due_at": at(30), "next_level_at": at(30)}
+    )
+    store.save_thread(state, [], [], [raised], [], at(5))
+    # Then the due index holds it at +30 with the new priority
+    [due] = store.due_turns(at(31))
+    assert due.priority is Priority.HIGH and due.due_at == at(30)
+
+
+def test_a_deadline_move_conflicts_with_a_level_fired_since_the_read(store: DynamoThreadStore):
+    # Given a turn read by a poll, then claimed by a checker
+    poll(store, FakeChannel([inbound(0, thread_id="k")]), 1)
+    state, turn = store.load_threads(ACCOUNT.id, ["k"])["k"]
+    assert turn is not None
+    [due] = store.due_turns(at(61))
+    assert store.claim_levels(due, ["breach"], at(61), at(71))
+    # When the poll writes its (stale) ladder fields
+    # Then the write conflicts and nothing is overwritten
+    with pytest.raises(StoreConflict):
+        store.save_thread(state, [], [], [turn.model_copy(update={"inbound_count": 2})], [], at(62))
+    assert store.get_turn(ACCOUNT.id, "k", 1).claimed_levels == ("breach",)

@@ -157,7 +157,7 @@ def test_simulate_command_prints_one_json_document(tmp_path: Path, capsys):
         ]
     )
     document = json.loads(capsys.readouterr().out)
-    assert code == 0 and set(document) == {"turns", "summary"}
+    assert code == 0 and set(document) == {"turns", "notifications", "summary"}
     assert set(document["turns"][0]) >= {
         "thread_id",
         "turn",

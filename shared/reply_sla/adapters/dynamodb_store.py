@@ -354,6 +354,27 @@ class DynamoThreadStore:
             else:
                 sets.append(f"#{field} = :{field}")
                 values[f":{field}"] = _serializer.serialize(_to_dynamo(item[field]))
+        condition = "#status = :open"
+        if turn.status is TurnStatus.OPEN and not turn.claimed_levels:
+            # The clock may have moved the deadline (a priority raise, Meta's window): write the
+            # ladder fields too, unless a checker fired a level since the turn was read (then the
+            # write conflicts and the poll re-reads and decides again).
+            ladder = ["priority", "policy", "target_seconds", "due_at", "due_iso", "open_sk"]
+            for field in ladder:
+                names[f"#{field}"] = field
+                sets.append(f"#{field} = :{field}")
+                values[f":{field}"] = _serializer.serialize(_to_dynamo(item[field]))
+            if turn.next_level is not None and turn.next_level_at is not None:
+                sets += ["next_level = :nl", "next_level_at = :nl_at"]
+                values[":nl"] = {"S": turn.next_level}
+                values[":nl_at"] = {"S": turn.next_level_at.isoformat()}
+                if turn.held_until is None:
+                    sets.append("due_sk = :nl_due")
+                    values[":nl_due"] = {"S": iso_utc(turn.next_level_at)}
+            condition += (
+                " AND size(levels_fired) = :fired_count AND attribute_not_exists(claim_until)"
+            )
+            values[":fired_count"] = {"N": str(len(turn.levels_fired))}
         if turn.status is not TurnStatus.OPEN:
             removes += ["open_pk", "open_sk", "next_level", "next_level_at"]
             alerted = bool(turn.levels_fired or turn.claimed_levels) or (
@@ -373,7 +394,7 @@ class DynamoThreadStore:
                 "TableName": self._table,
                 "Key": {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
                 "UpdateExpression": expression,
-                "ConditionExpression": "#status = :open",
+                "ConditionExpression": condition,
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
             }

@@ -139,7 +139,13 @@ def run_simulate(args: argparse.Namespace) -> int:
             messages = read_messages(handle, config, args.messages)
     except OSError as exc:
         raise ConfigError(f"cannot read {args.messages}: {exc.strerror}") from exc
-    result = simulate(config, messages, until=parse_until(args.until), check_every=args.check_every)
+    result = simulate(
+        config,
+        messages,
+        until=parse_until(args.until),
+        check_every=args.check_every,
+        digests=not args.no_digests,
+    )
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
@@ -159,6 +165,11 @@ def add_commands(commands: Any) -> None:
     sim.add_argument("--messages", required=True, metavar="FILE.jsonl")
     sim.add_argument("--until", metavar="ISO", help="default: the last message plus 7 days")
     sim.add_argument("--check-every", type=int, default=60, metavar="SECONDS")
+    sim.add_argument(
+        "--no-digests",
+        action="store_true",
+        help="one message per turn even when several reach a level at the same check",
+    )
     sim.set_defaults(run=run_simulate)
 
     calendar = commands.add_parser("calendar", help="business time of a calendar")

@@ -9,7 +9,7 @@ would produce.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,9 @@ from reply_sla.domain.summary import WeekFacts, week_metrics
 from reply_sla.domain.turns import advance_thread
 from reply_sla.domain.weeks import parse_iso
 from reply_sla.errors import ConfigError
+from reply_sla.ports import AttributeValue
+from reply_sla.services.checking import BrandView, check_sla
+from reply_sla.services.memory_ladder import MemoryLadder
 
 
 class SimMessage(BaseModel):
@@ -95,13 +98,33 @@ def read_messages(lines: Iterable[str], config: MonitorConfig, source: str) -> l
 @dataclass
 class _Thread:
     state: ThreadState
-    turns: dict[int, Turn] = field(default_factory=dict)
-    escalations: dict[int, list[dict[str, str]]] = field(default_factory=dict)
+    seqs: set[int] = field(default_factory=set)
 
-    @property
-    def open_turn(self) -> Turn | None:
-        seq = self.state.open_turn
-        return self.turns.get(seq) if seq is not None else None
+
+@dataclass
+class Outbox:
+    """The topic, in memory: every message check_sla publishes, with the check's time."""
+
+    now: datetime | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def publish(self, subject: str, body: str, attributes: Mapping[str, AttributeValue]) -> str:
+        self.messages.append(
+            {
+                "at": self.now.isoformat() if self.now else None,
+                "subject": subject,
+                "attributes": {
+                    k: v if isinstance(v, str) else list(v) for k, v in attributes.items()
+                },
+                "turns": [
+                    line.split("Turn id:", 1)[1].strip()
+                    for line in body.splitlines()
+                    if "Turn id:" in line
+                ],
+                "body": body,
+            }
+        )
+        return f"sim-{len(self.messages)}"
 
 
 def simulate(
@@ -110,17 +133,30 @@ def simulate(
     *,
     until: datetime | None = None,
     check_every: int = 60,
+    digests: bool = True,
 ) -> dict[str, Any]:
-    """Replay, then report every turn and the §7 metrics over the replayed period."""
+    """Replay, then report every turn, every message published and the §7 metrics.
+
+    The ladder runs through `check_sla` itself, on an in-memory store with the DynamoDB store's
+    conditions, so levels, holds, collapsed levels, digests and resolved notices are the
+    deployed checker's."""
     if check_every < 1:
         raise ConfigError("--check-every: expected a number of seconds, 1 or more")
     engine = PolicyEngine.from_config(config)
     ordered = sorted(messages, key=lambda m: (m.created_at, m.message_id))
     if not ordered:
-        return {"turns": [], "summary": {}}
+        return {"turns": [], "notifications": [], "summary": {}}
     start = ordered[0].created_at
     end = until or ordered[-1].created_at + timedelta(days=7)
     threads: dict[tuple[str, str], _Thread] = {}
+    ladder = MemoryLadder()
+    outbox = Outbox()
+    brands = config.brands
+
+    def brand_of(name: str) -> BrandView:
+        brand = brands.get(name)
+        return BrandView(brand.name if brand else name, brand.timezone if brand else "UTC")
+
     rules: dict[str, str] = {}
     index = 0
     tick = start
@@ -142,50 +178,28 @@ def simulate(
                     )
                 ),
             )
-            advance = advance_thread(
-                thread.state, thread.open_turn, items, engine.book, engine.triage
-            )
+            seq = thread.state.open_turn
+            open_turn = ladder.turns.get(f"{key[0]}:{key[1]}:{seq}") if seq else None
+            advance = advance_thread(thread.state, open_turn, items, engine.book, engine.triage)
             rules.update(advance.triage)
             thread.state = advance.state
-            for turn in [*advance.new_turns, *advance.changed_turns]:
-                thread.turns[turn.seq] = turn
-        for thread in threads.values():
-            _check(thread, engine, tick)
+            for turn in advance.new_turns:
+                ladder.put_new(turn)
+                thread.seqs.add(turn.seq)
+            for turn in advance.changed_turns:
+                ladder.apply_clock(turn, tick)
+        outbox.now = tick
+        check_sla(ladder, outbox, engine.book, brand_of, tick, engine.alert_hours, digests=digests)
         if tick >= end:
             break
         tick = min(tick + timedelta(seconds=check_every), end)
-    return _report(threads, rules, engine, ordered, start, end)
-
-
-def _check(thread: _Thread, engine: PolicyEngine, now: datetime) -> None:
-    """Fire every level due by `now` of the thread's open turn, as check_sla would."""
-    turn = thread.open_turn
-    while turn is not None and turn.next_level and turn.next_level_at and turn.next_level_at <= now:
-        level = turn.next_level
-        hold = (
-            engine.alert_hours.hold_until(level, turn.priority, now) if engine.alert_hours else None
-        )
-        if hold is not None:
-            turn = turn.model_copy(update={"next_level_at": hold})
-            break
-        window = engine.book.named(turn.policy, turn.brand).window(
-            turn.kind, turn.opened_at, turn.priority
-        )
-        following = window.next_level([*turn.levels_fired, level])
-        thread.escalations.setdefault(turn.seq, []).append({"level": level, "at": now.isoformat()})
-        turn = turn.model_copy(
-            update={
-                "levels_fired": {**turn.levels_fired, level: now},
-                "next_level": following[0] if following else None,
-                "next_level_at": following[1] if following else None,
-            }
-        )
-    if turn is not None:
-        thread.turns[turn.seq] = turn
+    return _report(threads, ladder, outbox, rules, engine, ordered, start, end)
 
 
 def _report(
     threads: dict[tuple[str, str], _Thread],
+    ladder: MemoryLadder,
+    outbox: Outbox,
     rules: dict[str, str],
     engine: PolicyEngine,
     messages: list[Message],
@@ -194,8 +208,17 @@ def _report(
 ) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     all_turns: list[Turn] = []
-    for thread in threads.values():
-        for seq, turn in sorted(thread.turns.items()):
+    escalations: dict[str, list[dict[str, str]]] = {}
+    for event in ladder.events:
+        if event.level:
+            entry = {"level": event.level, "at": event.at.isoformat()}
+            if "collapsed_into" in event.detail:
+                entry["collapsed_into"] = event.detail["collapsed_into"]
+            key = f"{event.account_id}:{event.thread_id}:{event.turn_seq}"
+            escalations.setdefault(key, []).append(entry)
+    for (account, thread_id), thread in threads.items():
+        for seq in sorted(thread.seqs):
+            turn = ladder.turns[f"{account}:{thread_id}:{seq}"]
             all_turns.append(turn)
             policy = engine.book.named(turn.policy, turn.brand)
             replied = turn.replied_at
@@ -218,7 +241,7 @@ def _report(
                         round((replied - turn.opened_at).total_seconds()) if replied else None
                     ),
                     "triage_rules": rules.get(turn.opened_by, "default").split(","),
-                    "escalations": thread.escalations.get(seq, []),
+                    "escalations": escalations.get(turn.key, []),
                 }
             )
     rows.sort(key=lambda r: (r["opened_at"], r["thread_id"], r["turn"]))
@@ -236,7 +259,13 @@ def _report(
         level: sum(1 for r in rows for e in r["escalations"] if e["level"] == level)
         for level in sorted({e["level"] for r in rows for e in r["escalations"]})
     }
-    return {"turns": rows, "summary": summary}
+    summary["notifications_published"] = len(outbox.messages)
+    summary["notifications_by_kind"] = {
+        kind: sum(1 for m in outbox.messages if m["attributes"].get("kind") == kind)
+        for kind in sorted({str(m["attributes"].get("kind")) for m in outbox.messages})
+    }
+    notifications = [{k: v for k, v in m.items() if k != "body"} for m in outbox.messages]
+    return {"turns": rows, "notifications": notifications, "summary": summary}
 
 
 def parse_until(text: str | None) -> datetime | None:
