@@ -60,9 +60,20 @@ def test_demo_writes_the_summary_files_for_the_week(demo_out):
 def test_demo_emails_are_mime_messages_a_manager_can_read(demo_out):
     out, _ = demo_out
     files = sorted((out / "emails").glob("*.eml"))
-    escalations = [f for f in files if "-breach" in f.name]
+    escalations = [f for f in files if "escalation-" in f.name or "digest-" in f.name]
     notices = [f for f in files if "-summary" in f.name]
     assert len(escalations) >= 18 and len(notices) == 1
+    # The week has turns that breach at the same check (a digest) and late replies to turns
+    # managers were alerted about (resolved notices)
+    digests = [f for f in files if "digest-" in f.name]
+    resolved = [f for f in files if f.name.endswith("-resolved.eml")]
+    assert digests and resolved
+    digest = email.message_from_bytes(digests[0].read_bytes(), policy=email.policy.default)
+    assert digest.get_content().count("Turn id:") >= 2
+    assert "customers waiting past" in digest["Subject"]
+    done = email.message_from_bytes(resolved[0].read_bytes(), policy=email.policy.default)
+    assert done["Subject"].startswith("[replysla] Resolved: ")
+    assert "Alerted:" in done.get_content()
     for path in files:
         mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert mail["To"] == "care-lead@acme.example"
@@ -73,3 +84,48 @@ def test_demo_emails_are_mime_messages_a_manager_can_read(demo_out):
         assert "\u202e" not in body
     notice = email.message_from_bytes(notices[0].read_bytes(), policy=email.policy.default)
     assert "X-Amz-Expires=604800" in notice.get_content()
+
+
+def test_demo_emails_pass_through_an_smtp_server_as_valid_mime(demo_out):
+    """Each e-mail of the demo, sent to a local SMTP sink (aiosmtpd), arrives as a well-formed
+    plain-text UTF-8 MIME message with the headers a mail client needs."""
+    import smtplib
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    out, _ = demo_out
+    files = sorted((out / "emails").glob("*.eml"))
+    received: list[bytes] = []
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope.original_content or envelope.content)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            for path in files:
+                # On disk an .eml ends its lines with LF; on the wire SMTP wants CRLF.
+                wire = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+                client.sendmail("no-reply@sns.amazonaws.com", ["care-lead@acme.example"], wire)
+    finally:
+        controller.stop()
+    assert len(received) == len(files) > 0
+    for raw in received:
+        mail = email.message_from_bytes(raw, policy=email.policy.default)
+        assert mail["MIME-Version"] == "1.0"
+        assert mail.get_content_type() == "text/plain"
+        assert mail.get_content_charset() == "utf-8"
+        assert mail["From"] == "AWS Notifications <no-reply@sns.amazonaws.com>"
+        assert mail["Date"] is not None and mail["Subject"]
+        assert not mail.defects, mail.defects
+        body = mail.get_content()
+        assert body.strip() and "unsubscribe" in body
+        # Subjects are plain ASCII under 100 characters (SNS's rule for e-mail subjects)
+        assert str(mail["Subject"]).isascii() and len(str(mail["Subject"])) < 100

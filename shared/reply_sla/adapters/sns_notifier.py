@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,9 @@ class PublishFailed(ReplySlaError):
 
 
 def _subject(text: str) -> str:
-    ascii_only = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text).strip()
+    # Accents fold to their letters (Lucía -> Lucia); what has no ASCII form is dropped.
+    folded = unicodedata.normalize("NFKD", text)
+    ascii_only = " ".join("".join(ch for ch in folded if 32 <= ord(ch) < 127).split()).strip()
     return ascii_only[:MAX_SUBJECT] or "replysla notice"
 
 

@@ -382,12 +382,7 @@ def _deliver(mailbox: _Mailbox, out: Path, sent_at: datetime, region: str = "us-
             notification = json.loads(message["Body"])
             for address, subscription in mailbox.recipients:
                 mailbox.count += 1
-                level = (
-                    notification.get("MessageAttributes", {})
-                    .get("level", {})
-                    .get("Value", "notice")
-                )
-                path = out / "emails" / f"{mailbox.count:04d}-{level}.eml"
+                path = out / "emails" / f"{mailbox.count:04d}-{_mail_name(notification)}.eml"
                 path.write_bytes(sns_email(notification, address, subscription, region, sent_at))
                 delivered += 1
             mailbox.client.delete_message(
@@ -528,3 +523,17 @@ def main(out: str, week: str | None, tick_minutes: int) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _mail_name(notification: dict[str, Any]) -> str:
+    """escalation-breach, digest-warning, resolved, summary: what the file holds, by its name."""
+    attributes = notification.get("MessageAttributes", {})
+    level = str(attributes.get("level", {}).get("Value", "notice"))
+    kind = str(attributes.get("kind", {}).get("Value", ""))
+    if level.startswith("["):
+        level = "-".join(json.loads(level))
+    if kind == "resolved":
+        return "resolved"
+    if kind in {"escalation", "digest"}:
+        return f"{kind}-{level}"
+    return level

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.policy
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -28,7 +29,8 @@ def sns_email(
     """The MIME message SNS sends for one notification (plain text, subject from `Subject`).
 
     `sent_at` overrides the notification's timestamp (a simulated clock)."""
-    mail = EmailMessage()
+    # Lines up to RFC 5322's 998 characters, so a subject is never folded onto a second line.
+    mail = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     mail["From"] = "AWS Notifications <no-reply@sns.amazonaws.com>"
     mail["To"] = address
     mail["Subject"] = notification.get("Subject") or "AWS Notification Message"
@@ -42,5 +44,8 @@ def sns_email(
         f"{quote(subscription_arn, safe='')}&Endpoint={quote(address, safe='')}"
     )
     body = str(notification.get("Message", "")) + _FOOTER.format(unsubscribe=unsubscribe)
-    mail.set_content(body, cte="8bit")
+    # 8bit keeps the file readable; a line longer than SMTP allows (a presigned link) needs
+    # quoted-printable, which wraps it and which every mail client decodes.
+    long_line = any(len(line.encode()) > 998 for line in body.splitlines())
+    mail.set_content(body, cte="quoted-printable" if long_line else "8bit")
     return bytes(mail)
