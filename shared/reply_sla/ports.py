@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from reply_sla.config import MonitorConfig
 from reply_sla.domain.models import Message, SlaEvent, ThreadState, Turn
+from reply_sla.domain.pauses import PauseState, TurnSchedule
 
 
 @dataclass
@@ -133,6 +134,42 @@ class ThreadStore(LadderStore, Protocol):
     ) -> tuple[list[Message], list[Turn], list[SlaEvent]]: ...
 
     def open_turns(self, brand: str) -> list[Turn]: ...
+
+    # People acting on turns: dismiss, snooze, resume, e-mail action links.
+
+    def get_turn(self, account_id: str, thread_id: str, seq: int) -> Turn | None: ...
+
+    def dismiss_turn(self, turn: Turn, reason: str, by: str, now: datetime) -> bool: ...
+
+    def get_turn_pauses(
+        self, account_id: str, thread_id: str, seq: int
+    ) -> tuple[Turn, PauseState] | None: ...
+
+    def get_thread(self, account_id: str, thread_id: str) -> ThreadState | None: ...
+
+    def save_pause(
+        self,
+        turn: Turn,
+        seen: PauseState,
+        state: PauseState,
+        schedule: TurnSchedule,
+        events: Sequence[SlaEvent],
+        now: datetime,
+    ) -> bool: ...
+
+    def ended_snoozes(self, now: datetime, limit: int = 500) -> list[tuple[str, str, int]]: ...
+
+    def clear_snooze_mark(
+        self, account_id: str, thread_id: str, seq: int, until: datetime
+    ) -> None: ...
+
+    def open_turns_paused(self, brand: str) -> list[tuple[Turn, PauseState]]: ...
+
+    def use_action_link(
+        self, turn: Turn, token_id: str, expires_at: datetime, now: datetime
+    ) -> bool: ...
+
+    def action_link_used(self, turn: Turn, token_id: str) -> datetime | None: ...
 
 
 # A message attribute is one string, or several (SNS String.Array: a subscription's filter

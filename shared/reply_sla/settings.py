@@ -24,6 +24,9 @@ class Settings(BaseModel):
     due_shards: int = Field(default=4, alias="DUE_SHARDS", ge=1, le=64)
     retention_days: int = Field(default=400, alias="RETENTION_DAYS", ge=1)
     endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
+    # The e-mails' snooze / handled links: the HTTP API's /act address and the signing key.
+    action_url: str = Field(default="", alias="ACTION_URL")
+    action_key_secret_arn: str = Field(default="", alias="ACTION_KEY_SECRET_ARN")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

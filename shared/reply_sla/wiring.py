@@ -14,10 +14,11 @@ from typing import Any
 from reply_sla.config import AccountConfig, MonitorConfig
 from reply_sla.domain.alerts import AlertHours
 from reply_sla.domain.engine import PolicyEngine
+from reply_sla.domain.models import Turn
 from reply_sla.domain.policy import PolicyBook, Triage
 from reply_sla.errors import ReplySlaError
 from reply_sla.ports import ChannelClient, ConfigSource, SecretSource, ThreadStore
-from reply_sla.services.checking import BrandView, CheckReport, check_sla
+from reply_sla.services.checking import ActionLinks, BrandView, CheckReport, check_sla
 from reply_sla.services.dispatch import DispatchReport, dispatch_polls
 from reply_sla.services.health import check_channels
 from reply_sla.services.polling import PollReport, poll_account
@@ -175,13 +176,43 @@ class Container:
 
     def check(self, now: datetime) -> CheckReport:
         """Fire due ladder levels, then report accounts that stopped being monitored."""
+        from reply_sla.services.actions import resume_ended_snoozes
+
         notifier = self.notifier()
+        resume_ended_snoozes(self.store, self.policy, now)
         report = check_sla(
-            self.store, notifier, self.policy, self.brand_view, now, self.alert_hours
+            self.store,
+            notifier,
+            self.policy,
+            self.brand_view,
+            now,
+            self.alert_hours,
+            actions=self.action_links(),
         )
         health = check_channels(self.config(), self.store, notifier, now)
         report.channels_down = health.down
         return report
+
+    def action_keys(self) -> Any:
+        """The signing keys of the action links (Secrets Manager, cached per container)."""
+        from reply_sla.adapters.action_key import action_keys
+
+        self.settings.require("action_key_secret_arn")
+        return action_keys(self.settings.action_key_secret_arn, self.settings.endpoint_url)
+
+    def action_links(self) -> ActionLinks | None:
+        """Signed snooze / handled links for the e-mails, when the stack has the action API."""
+        if not (self.settings.action_url and self.settings.action_key_secret_arn):
+            return None
+        from reply_sla.domain.action_tokens import action_links
+
+        keys = self.action_keys()
+        url = self.settings.action_url
+
+        def links(turn: Turn, now: datetime) -> list[tuple[str, str]]:
+            return action_links(turn.key, url, keys.keyring().current, now)
+
+        return links
 
     def summarize(
         self, brand: str, week: str, now: datetime, *, notify: bool = True

@@ -36,6 +36,7 @@ from reply_sla.domain.models import (
     Turn,
     TurnStatus,
 )
+from reply_sla.domain.pauses import PauseState, Snooze, TurnSchedule
 from reply_sla.domain.weeks import iso_utc, week_bounds, week_of
 from reply_sla.errors import StoreConflict, StoreUnavailable
 
@@ -519,6 +520,261 @@ class DynamoThreadStore:
                 return False
             raise
         return True
+
+    # -- snoozes (a person pauses a turn's clock) ------------------------------------------------
+
+    @staticmethod
+    def _pause_state(item: Mapping[str, Any]) -> PauseState:
+        return PauseState.model_validate(
+            {
+                "pauses": item.get("pauses", []),
+                "snooze": item.get("snooze"),
+                "paused_seconds": item.get("paused_seconds", 0.0),
+                "paused_calendar_seconds": item.get("paused_calendar_seconds", 0.0),
+            }
+        )
+
+    def _snooze_shard(self, turn: Turn) -> str:
+        return "SNOOZE#" + self._shard(turn).removeprefix("DUE#")
+
+    def get_thread(self, account_id: str, thread_id: str) -> ThreadState | None:
+        """One thread's state (a single consistent read; no batch permission needed)."""
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={"pk": {"S": self._thread_pk(account_id, thread_id)}, "sk": {"S": "THREAD"}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return ThreadState.model_validate(_deserialize(item)) if item else None
+
+    def get_turn_pauses(
+        self, account_id: str, thread_id: str, seq: int
+    ) -> tuple[Turn, PauseState] | None:
+        """A turn with its pauses and running snooze (a consistent read)."""
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={
+                "pk": {"S": self._thread_pk(account_id, thread_id)},
+                "sk": {"S": f"TURN#{seq:05d}"},
+            },
+            ConsistentRead=True,
+        )
+        if not response.get("Item"):
+            return None
+        item = _deserialize(response["Item"])
+        return Turn.model_validate(item), self._pause_state(item)
+
+    def save_pause(
+        self,
+        turn: Turn,
+        seen: PauseState,
+        state: PauseState,
+        schedule: TurnSchedule,
+        events: Sequence[SlaEvent],
+        now: datetime,
+    ) -> bool:
+        """Write a turn's new pauses, snooze and moved schedule with their events, atomically.
+
+        The turn stays out of the due index until `schedule.next_level_at`; a running snooze is
+        also marked in the index's `SNOOZE#` partitions (which the checker never reads) at its
+        end, so `ended_snoozes` finds it. False when the turn changed since it was read as
+        (`turn`, `seen`): answered, dismissed, a level claimed or fired, or snoozed by someone
+        else.
+        """
+        names = {"#status": "status"}
+        values: dict[str, Any] = {
+            ":open": {"S": TurnStatus.OPEN.value},
+            ":now": {"S": iso_utc(now)},
+            ":due": {"S": schedule.due_at.isoformat()},
+            ":due_iso": {"S": iso_utc(schedule.due_at)},
+            ":open_sk": {"S": f"{iso_utc(schedule.due_at)}#{turn.key}"},
+            ":pauses": {
+                "L": [{"L": [{"S": iso_utc(a)}, {"S": iso_utc(b)}]} for a, b in state.pauses]
+            },
+            ":paused": _serializer.serialize(_to_dynamo(float(state.paused_seconds))),
+            ":paused_cal": _serializer.serialize(_to_dynamo(float(state.paused_calendar_seconds))),
+        }
+        sets = [
+            "due_at = :due",
+            "due_iso = :due_iso",
+            "open_sk = :open_sk",
+            "pauses = :pauses",
+            "paused_seconds = :paused",
+            "paused_calendar_seconds = :paused_cal",
+        ]
+        removes = ["held_until"]
+        if schedule.next_level is not None and schedule.next_level_at is not None:
+            sets += [
+                "next_level = :next",
+                "next_level_at = :next_at",
+                "due_pk = :shard",
+                "due_sk = :next_due",
+            ]
+            values[":next"] = {"S": schedule.next_level}
+            values[":next_at"] = {"S": schedule.next_level_at.isoformat()}
+            values[":shard"] = {"S": self._shard(turn)}
+            values[":next_due"] = {"S": iso_utc(schedule.next_level_at)}
+        else:
+            removes += ["next_level", "next_level_at", "due_pk", "due_sk"]
+        if state.snooze is not None:
+            sets += [
+                "snooze = :snooze",
+                "snoozed_at = :snoozed_at",
+                "snoozed_until = :snoozed_until",
+            ]
+            values[":snoozed_at"] = {"S": state.snooze.since.isoformat()}
+            values[":snooze"] = _serializer.serialize(
+                _to_dynamo(state.snooze.model_dump(mode="json"))
+            )
+            values[":snoozed_until"] = {"S": state.snooze.until.isoformat()}
+        else:
+            removes += ["snooze", "snoozed_at", "snoozed_until"]
+        condition = "#status = :open AND (attribute_not_exists(claim_until) OR claim_until <= :now)"
+        if turn.next_level is None:
+            condition += " AND attribute_not_exists(next_level)"
+        else:
+            condition += " AND next_level = :seen_level"
+            values[":seen_level"] = {"S": turn.next_level}
+        if seen.snooze is None:
+            condition += " AND attribute_not_exists(snooze)"
+        else:
+            condition += " AND snooze.since = :seen_since"
+            values[":seen_since"] = {"S": seen.snooze.model_dump(mode="json")["since"]}
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": self._turn_key(turn),
+                    "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        ]
+        if state.snooze is not None or seen.snooze is not None:
+            items.append({"Put": self._snooze_mark(turn, state.snooze, now)})
+        items += [{"Put": self._event_put(event)} for event in events]
+        try:
+            self._call("transact_write_items", TransactItems=items)
+        except ClientError as exc:
+            if _error_code(exc) in {
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            }:
+                return False
+            raise
+        return True
+
+    def _snooze_mark(self, turn: Turn, snooze: Snooze | None, now: datetime) -> dict[str, Any]:
+        """The turn's snooze marker: in the due index under `SNOOZE#` while a snooze runs."""
+        item: dict[str, Any] = {
+            "pk": self._thread_pk(turn.account_id, turn.thread_id),
+            "sk": f"SNOOZE#{turn.seq:05d}",
+            "brand": turn.brand,
+            "account_id": turn.account_id,
+            "thread_id": turn.thread_id,
+            "turn_seq": turn.seq,
+            "expires_at": int((now + self._retention).timestamp()),
+        }
+        if snooze is not None:
+            item.update(
+                until=iso_utc(snooze.until),
+                due_pk=self._snooze_shard(turn),
+                due_sk=iso_utc(snooze.until),
+            )
+        return {"TableName": self._table, "Item": _serialize(item)}
+
+    def ended_snoozes(self, now: datetime, limit: int = 500) -> list[tuple[str, str, int]]:
+        """(account, thread, turn seq) of snoozes whose end has come, from their markers."""
+        found: list[tuple[str, str, int]] = []
+        for shard in range(self._shards):
+            for item in self._query(
+                IndexName=DUE_INDEX,
+                KeyConditionExpression="due_pk = :p AND due_sk <= :now",
+                ExpressionAttributeValues={
+                    ":p": {"S": f"SNOOZE#{shard}"},
+                    ":now": {"S": iso_utc(now)},
+                },
+                Limit=limit,
+            ):
+                found.append(
+                    (str(item["account_id"]), str(item["thread_id"]), int(item["turn_seq"]))
+                )
+                if len(found) >= limit:
+                    return found
+        return found
+
+    def clear_snooze_mark(self, account_id: str, thread_id: str, seq: int, until: datetime) -> None:
+        """Take an ended snooze's marker out of the index (unless a newer snooze replaced it)."""
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key={
+                    "pk": {"S": self._thread_pk(account_id, thread_id)},
+                    "sk": {"S": f"SNOOZE#{seq:05d}"},
+                },
+                UpdateExpression="REMOVE due_pk, due_sk",
+                ConditionExpression="due_sk <= :until",
+                ExpressionAttributeValues={":until": {"S": iso_utc(until)}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def open_turns_paused(self, brand: str) -> list[tuple[Turn, PauseState]]:
+        """Every open turn of a brand with its pauses, earliest deadline first."""
+        return [
+            (Turn.model_validate(item), self._pause_state(item))
+            for item in self._query(
+                IndexName=OPEN_INDEX,
+                KeyConditionExpression="open_pk = :p",
+                ExpressionAttributeValues={":p": {"S": f"OPEN#{brand}"}},
+            )
+        ]
+
+    def use_action_link(
+        self, turn: Turn, token_id: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Record that an e-mail action link was used; False when it had been used before."""
+        item = {
+            "pk": self._thread_pk(turn.account_id, turn.thread_id),
+            "sk": f"LINK#{token_id}",
+            "turn_seq": turn.seq,
+            "used_at": iso_utc(now),
+            "expires_at": int((expires_at + timedelta(days=1)).timestamp()),
+        }
+        try:
+            self._call(
+                "put_item",
+                TableName=self._table,
+                Item=_serialize(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def action_link_used(self, turn: Turn, token_id: str) -> datetime | None:
+        """When an e-mail action link was used, or None."""
+        from reply_sla.domain.weeks import parse_iso
+
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={
+                "pk": {"S": self._thread_pk(turn.account_id, turn.thread_id)},
+                "sk": {"S": f"LINK#{token_id}"},
+            },
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return parse_iso(item["used_at"]["S"]) if item else None
 
     # -- channel health -----------------------------------------------------------------------
 

@@ -137,6 +137,10 @@ class Turn(BaseModel):
     claim_until: datetime | None = None
     # Set while quiet hours hold the next level (it then goes out in a digest of held alerts).
     held_until: datetime | None = None
+    # Snoozes (SLA_SEMANTICS §4): finished pauses of the clock, oldest first, and the running one.
+    pauses: tuple[tuple[datetime, datetime], ...] = ()
+    snoozed_at: datetime | None = None
+    snoozed_until: datetime | None = None
     replied_at: datetime | None = None
     reply_message_id: str | None = None
     response_seconds: float | None = None

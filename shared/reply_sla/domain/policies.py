@@ -78,6 +78,8 @@ class PolicyMatch(BaseModel):
 
 
 DEFAULT_LADDER = [LadderStep(level="breach", at="100%")]
+# The longest a person may snooze a turn at once when the policy says nothing (`max_snooze`).
+DEFAULT_MAX_SNOOZE_SECONDS = 72 * 3600
 
 
 class PolicyConfig(BaseModel):
@@ -90,9 +92,10 @@ class PolicyConfig(BaseModel):
     clock: Literal["business", "calendar"] = "business"
     calendar: str | None = None
     max_wait: int | None = None
+    max_snooze: int = DEFAULT_MAX_SNOOZE_SECONDS
     ladder: list[LadderStep] = Field(default_factory=lambda: list(DEFAULT_LADDER))
 
-    @field_validator("first_response", "next_response", "max_wait", mode="before")
+    @field_validator("first_response", "next_response", "max_wait", "max_snooze", mode="before")
     @classmethod
     def _duration(cls, value: object) -> int | None:
         return None if value is None else duration_seconds(value)
@@ -148,6 +151,11 @@ class ConfiguredPolicy:
 
     def elapsed_seconds(self, start: datetime, end: datetime) -> float:
         return self._inner.elapsed_seconds(start, end)
+
+    @property
+    def clock(self) -> ResponsePolicy:
+        """The policy's own clock (business or calendar time) without the `max_wait` cap."""
+        return self._inner
 
 
 class PolicyBook:

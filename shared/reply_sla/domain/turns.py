@@ -6,7 +6,7 @@ returns what to store. It never reads a clock; `now` is not needed to open or cl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,6 +21,7 @@ from reply_sla.domain.models import (
     TurnKind,
     TurnStatus,
 )
+from reply_sla.domain.pauses import paused_window, waited_seconds
 from reply_sla.domain.policy import PolicyBook, SlaWindow, Triage
 from reply_sla.domain.triage import PRIORITY_ORDER
 
@@ -88,10 +89,12 @@ def _window(
     opened_at: datetime,
     priority: Priority,
     last_inbound: datetime,
+    pauses: Sequence[tuple[datetime, datetime]] = (),
 ) -> SlaWindow:
-    """The policy's window; for a Meta DM no level and no deadline later than the messaging
-    window's close minus a margin, so the team is alerted while it can still answer."""
-    window = book.policy_for(message, priority).window(kind, opened_at, priority)
+    """The policy's window, moved by the turn's snoozes; for a Meta DM no level and no deadline
+    later than the messaging window's close minus a margin, so the team is alerted while it can
+    still answer (no snooze moves that)."""
+    window = paused_window(book.policy_for(message, priority), kind, opened_at, priority, pauses)
     if not in_messaging_window(message):
         return window
     closes = last_inbound + MESSAGING_WINDOW - MESSAGING_WINDOW_MARGIN
@@ -144,7 +147,9 @@ def _spoke(state: ThreadState, message: Message, who: Direction) -> ThreadState:
 def _extend_messaging_window(turn: Turn, message: Message, book: PolicyBook) -> Turn:
     """A new customer DM reopens Meta's 24 h window: the cap moves with it (never past the
     policy's own deadline)."""
-    window = _window(book, message, turn.kind, turn.opened_at, turn.priority, message.created_at)
+    window = _window(
+        book, message, turn.kind, turn.opened_at, turn.priority, message.created_at, _paused(turn)
+    )
     nxt = window.next_level(list(turn.levels_fired))
     return turn.model_copy(
         update={
@@ -155,13 +160,23 @@ def _extend_messaging_window(turn: Turn, message: Message, book: PolicyBook) -> 
     )
 
 
+def _paused(turn: Turn) -> list[tuple[datetime, datetime]]:
+    """The turn's finished snoozes and the running one."""
+    pauses = list(turn.pauses)
+    if turn.snoozed_at is not None and turn.snoozed_until is not None:
+        pauses.append((turn.snoozed_at, turn.snoozed_until))
+    return pauses
+
+
 def _raise_priority(turn: Turn, message: Message, priority: Priority, book: PolicyBook) -> Turn:
     """A later, higher priority raises the turn's priority; its deadline may shorten, never
     lengthen (SLA_SEMANTICS §4)."""
     if PRIORITY_ORDER.index(priority) <= PRIORITY_ORDER.index(turn.priority):
         return turn
     update: dict[str, object] = {"priority": priority}
-    window = _window(book, message, turn.kind, turn.opened_at, priority, message.created_at)
+    window = _window(
+        book, message, turn.kind, turn.opened_at, priority, message.created_at, _paused(turn)
+    )
     if window.due_at < turn.due_at:
         nxt = window.next_level(list(turn.levels_fired))
         update.update(
@@ -219,7 +234,9 @@ def advance_thread(
         elif message.direction is Direction.OUTBOUND:
             if current is not None and message.created_at >= current.opened_at:
                 policy = book.named(current.policy, current.brand)
-                waited = policy.elapsed_seconds(current.opened_at, message.created_at)
+                # Snoozed time is left out of the response time (SLA_SEMANTICS §4).
+                paused = [(a, min(b, message.created_at)) for a, b in _paused(current)]
+                waited = waited_seconds(policy, current.opened_at, message.created_at, paused)
                 current = current.model_copy(
                     update={
                         "status": TurnStatus.ANSWERED,

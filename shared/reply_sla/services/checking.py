@@ -32,6 +32,7 @@ from reply_sla.domain.notices import (
     resolved_body,
     resolved_subject,
 )
+from reply_sla.domain.pauses import paused_window, waited_seconds
 from reply_sla.domain.policy import PolicyBook
 from reply_sla.errors import ReplySlaError
 from reply_sla.ports import AttributeValue, LadderStore, Notifier
@@ -80,12 +81,32 @@ class _Claim:
 
 
 def ladder(turn: Turn, policy: PolicyBook) -> tuple[tuple[str, datetime], ...]:
-    """The turn's ladder from its policy; a turn whose deadline was pulled in (Meta's messaging
-    window) has no level later than its deadline."""
-    window = policy.named(turn.policy, turn.brand).window(turn.kind, turn.opened_at, turn.priority)
+    """The turn's ladder from its policy, moved by its snoozes; a turn whose deadline was pulled
+    in (Meta's messaging window) has no level later than its deadline."""
+    window = paused_window(
+        policy.named(turn.policy, turn.brand),
+        turn.kind,
+        turn.opened_at,
+        turn.priority,
+        _pauses(turn),
+    )
     if turn.due_at < window.due_at:
         return tuple((name, min(at, turn.due_at)) for name, at in window.levels)
     return window.levels
+
+
+def _pauses(turn: Turn) -> list[tuple[datetime, datetime]]:
+    pauses = list(turn.pauses)
+    if turn.snoozed_at is not None and turn.snoozed_until is not None:
+        pauses.append((turn.snoozed_at, turn.snoozed_until))
+    return pauses
+
+
+def waited_for(turn: Turn, policy: PolicyBook, end: datetime) -> float:
+    """The customer's wait until `end` in the policy's clock, snoozed time left out."""
+    clock = policy.named(turn.policy, turn.brand)
+    running = [(a, min(b, end)) for a, b in _pauses(turn) if a < end]
+    return waited_seconds(clock, turn.opened_at, end, running)
 
 
 def plan_levels(
@@ -148,7 +169,7 @@ def check_sla(
         if not store.claim_levels(turn, levels, now, lease_until):
             report.lost_race += 1
             continue
-        waited = policy.named(turn.policy, turn.brand).elapsed_seconds(turn.opened_at, now)
+        waited = waited_for(turn, policy, now)
         held = turn.held_until is not None
         claims.append(_Claim(turn, levels, following, lease_until, waited, held))
 
@@ -293,7 +314,7 @@ def _resolve(
         return  # answered before any level went out: nothing to withdraw
     brand = brand_of(turn.brand)
     replied = turn.replied_at or now
-    waited = policy.named(turn.policy, turn.brand).elapsed_seconds(turn.opened_at, replied)
+    waited = waited_for(turn, policy, replied)
     try:
         notifier.publish(
             resolved_subject(turn, waited, brand.name),

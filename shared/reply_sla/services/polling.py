@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from reply_sla.config import AccountConfig
-from reply_sla.domain.models import EventType, Message, ThreadState, Turn
+from reply_sla.domain.models import Direction, EventType, Message, ThreadState, Turn
 from reply_sla.domain.policy import PolicyBook, Triage
 from reply_sla.domain.turns import advance_thread
-from reply_sla.errors import StoreConflict
+from reply_sla.errors import ReplySlaError, StoreConflict
 from reply_sla.ports import ChannelClient, ThreadStore
 
 # Messages of one thread written per transaction (the rest of the 100 items: state, turns, events).
@@ -114,6 +115,8 @@ def _store_thread(
                 )
                 state = advance.state.model_copy(update={"version": advance.state.version + 1})
                 latest = {t.seq: t for t in [*advance.new_turns, *advance.changed_turns]}
+                if open_turn is not None and state.open_turn == open_turn.seq:
+                    _end_snooze_on_customer_message(store, policy, latest, open_turn, chunk, now)
                 if state.open_turn is None:
                     open_turn = None
                 elif state.open_turn in latest:
@@ -123,6 +126,33 @@ def _store_thread(
             # A concurrent poll of the same account won: re-read the thread and decide again.
             if attempt == CONFLICT_RETRIES:
                 raise
+
+
+def _end_snooze_on_customer_message(
+    store: ThreadStore,
+    policy: PolicyBook,
+    latest: dict[int, Turn],
+    before: Turn,
+    chunk: list[Message],
+    now: datetime,
+) -> None:
+    """The customer wrote again on a snoozed turn: the snooze ends at their message
+    (SLA_SEMANTICS §4). If that write loses a race, the snooze still ends at its own time."""
+    since, until = before.snoozed_at, before.snoozed_until
+    turn = latest.get(before.seq)
+    if since is None or until is None or turn is None:
+        return
+    wrote = [
+        m.created_at
+        for m in chunk
+        if m.direction is Direction.INBOUND and since <= m.created_at < until
+    ]
+    if not wrote:
+        return
+    from reply_sla.services.actions import resume_on_customer_message
+
+    with contextlib.suppress(ReplySlaError):
+        resume_on_customer_message(store, policy, turn, min(wrote), now)
 
 
 def poll_account(
