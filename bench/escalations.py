@@ -75,7 +75,7 @@ def week_of_messages(turns: int, seed: int) -> list[str]:
     lines = []
     for i in range(turns):
         channel = CHANNELS[i % len(CHANNELS)]
-        asked = WEEK_START + timedelta(minutes=rng.randrange(7 * 24 * 60 - 360))
+        asked = WEEK_START + timedelta(seconds=rng.randrange((7 * 24 * 60 - 360) * 60))
         base = {"channel": channel, "account": f"acme-{channel}", "thread_id": f"t{i}"}
         lines.append(
             json.dumps(
@@ -89,7 +89,7 @@ def week_of_messages(turns: int, seed: int) -> list[str]:
             )
         )
         if rng.random() < 0.6:
-            answered = asked + timedelta(minutes=rng.randrange(5, 300))
+            answered = asked + timedelta(seconds=rng.randrange(5 * 60, 300 * 60))
             lines.append(
                 json.dumps(
                     {
