@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # sam build must find the runtime's interpreter on PATH.
 export PATH := $(dir $(PYTHON)):$(PATH)
 
-.PHONY: help install tools node demo test test-unit lint format check pr clean bench
+.PHONY: help install tools node demo test test-unit lint format check pr clean bench bench-faults
 
 help:
 	@echo "make demo   run the whole pipeline locally on a simulated week (writes $(OUT)/)"
@@ -66,8 +66,26 @@ check: lint test
 
 pr: check
 
-bench: install
-	$(BIN)/python bench/ingest_cost.py
+# Every benchmark with its target (bench/run_all.py; docs/benchmarks.md); exits 1 on a miss.
+bench: install tools node
+	$(BIN)/python bench/run_all.py
+
+# The fault-injection test with 10,000 examples (make test runs 300).
+bench-faults: install node
+	FAULT_EXAMPLES=10000 $(BIN)/pytest -q tests/integration/test_faults.py
+
+# `sam build` (template.yaml: ReplySlaLayer, BuildMethod makefile) runs this in a copy of shared/
+# with ARTIFACTS_DIR set: the hash-pinned lock for the Lambda platform, the package, and .pyc
+# compiled by the runtime's Python as unchecked-hash (valid on Lambda's read-only file system).
+build-ReplySlaLayer:
+	$(PYTHON) -m pip install --quiet --no-deps --require-hashes --only-binary=:all: \
+		--platform manylinux2014_x86_64 --implementation cp --python-version 3.12 \
+		--target "$(ARTIFACTS_DIR)/python" \
+		-r "$(abspath $(dir $(firstword $(MAKEFILE_LIST))))/infra/layer-requirements.lock"
+	rm -rf "$(ARTIFACTS_DIR)/python/reply_sla"
+	cp -R reply_sla "$(ARTIFACTS_DIR)/python/reply_sla"
+	find "$(ARTIFACTS_DIR)/python" -name __pycache__ -prune -exec rm -rf {} +
+	$(PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .aws-sam $(OUT) .pytest_cache .mypy_cache .ruff_cache .coverage

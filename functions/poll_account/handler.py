@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from reply_sla.errors import ReplySlaError
+from reply_sla.observability import count_by
 from reply_sla.wiring import container
 
 logger = Logger()
@@ -29,7 +30,9 @@ def poll_one(record: SQSRecord) -> None:
     except ReplySlaError as exc:
         # The message goes back to the queue (and after 5 tries to the DLQ); the cursor has not
         # moved, so nothing is lost. Say what is wrong and where, never the token.
-        metrics.add_metric(name="PollErrors", unit=MetricUnit.Count, value=1)
+        count_by(
+            metrics, name="PollErrors", dimension="channel", counts={_channel_of(account_id): 1}
+        )
         logger.warning(
             "account poll failed",
             extra={"account": account_id, "error": type(exc).__name__, "detail": str(exc)},
@@ -39,11 +42,15 @@ def poll_one(record: SQSRecord) -> None:
         # A malformed item was skipped; the rest of the page was stored.
         logger.error("item skipped", extra={"account": account_id, "problem": problem[:500]})
     metrics.add_metric(name="MessagesIngested", unit=MetricUnit.Count, value=report.stored)
-    metrics.add_metric(name="ItemsSkipped", unit=MetricUnit.Count, value=len(report.skipped))
     metrics.add_metric(name="TurnsOpened", unit=MetricUnit.Count, value=report.turns_opened)
-    metrics.add_metric(
-        name="IngestLag", unit=MetricUnit.Seconds, value=report.max_ingest_lag_seconds
-    )
+    # Only with something to report: a lag of 0 for an empty poll would hide the real ones, and
+    # a custom metric costs by the hour it is published.
+    if report.stored:
+        metrics.add_metric(
+            name="IngestLag", unit=MetricUnit.Seconds, value=report.max_ingest_lag_seconds
+        )
+    if report.skipped:
+        metrics.add_metric(name="ItemsSkipped", unit=MetricUnit.Count, value=len(report.skipped))
     logger.info(
         "account polled",
         extra={
@@ -55,6 +62,16 @@ def poll_one(record: SQSRecord) -> None:
             "pages": report.pages,
         },
     )
+
+
+def _channel_of(account_id: str) -> str:
+    """The account's channel for the PollErrors dimension; `unknown` when the config itself
+    is what failed."""
+    try:
+        accounts = container().config().accounts
+    except ReplySlaError:
+        return "unknown"
+    return next((a.channel for a in accounts if a.id == account_id), "unknown")
 
 
 @logger.inject_lambda_context

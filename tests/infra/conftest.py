@@ -19,6 +19,8 @@ from reply_sla.local.provision import load_template, translate_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+OBSERVABILITY = ROOT / "infra" / "observability.yaml"
+LAYER_LOCK = ROOT / "infra" / "layer-requirements.lock"
 TOOLS_BIN = ROOT / ".tools" / "bin"
 
 

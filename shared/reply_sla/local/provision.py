@@ -122,6 +122,16 @@ def translate_template(
         for key in ("CodeUri", "ContentUri"):
             if isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
                 properties[key] = f"s3://replysla-local-artifacts/{logical_id}.zip"
+        # A nested application's local template (infra/...), uploaded by `sam package` too.
+        location = properties.get("Location")
+        if (
+            resource.get("Type") == "AWS::Serverless::Application"
+            and isinstance(location, str)
+            and not location.startswith(("s3://", "https://"))
+        ):
+            properties["Location"] = (
+                f"https://replysla-local-artifacts.s3.amazonaws.com/{logical_id}.yaml"
+            )
 
     session = boto3.session.Session(
         region_name=TRANSLATION_REGION,
