@@ -153,3 +153,23 @@ def test_config_validate_summarises_or_exits_2(tmp_path: Path, capsys):
     bad.write_text(good.read_text().replace("4h", "4 hours"))
     assert main(["config", "validate", "--config", str(bad)]) == 2
     assert "policies[0].first_response: expected a duration" in capsys.readouterr().err
+
+
+def test_a_shared_secret_gives_each_account_its_own_entry():
+    from reply_sla.adapters.config_source import credentials_from
+    from reply_sla.errors import ConfigError
+
+    text = '{"acme-x": {"bearer_token": "t1"}, "acme-mastodon": {"access_token": "t2"}}'
+    # Given a brand's secret holding two accounts' credentials
+    # When each account names its entry, Then it gets only its own
+    assert credentials_from(text, "replysla/acme", "acme-x") == {"bearer_token": "t1"}
+    assert credentials_from(text, "replysla/acme", "acme-mastodon") == {"access_token": "t2"}
+    # And a missing entry is named, with the entries there are, and no value is shown
+    with pytest.raises(
+        ConfigError, match="has no entry 'acme-fb' \\(it has: acme-mastodon, acme-x\\)"
+    ):
+        credentials_from(text, "replysla/acme", "acme-fb")
+    # And a one-account secret still works as before
+    assert credentials_from('{"access_token": "t"}', "replysla/acme-mastodon") == {
+        "access_token": "t"
+    }

@@ -222,7 +222,8 @@ def test_a_day_becomes_a_month_of_the_counted_quantities() -> None:
     assert usage["sns_email"] == pytest.approx(100 * 2 * month)
     # Messages expire after 400 days, so after a year all of a day's bytes are still stored
     assert usage["dynamodb_storage"] == pytest.approx(10_000_000 * 365 / 1024**3)
-    assert usage["secrets"] == 11 and usage["cw_alarms"] == 9 and usage["kms_keys"] == 1
+    # One shared secret per brand (2) and the action signing key
+    assert usage["secrets"] == 3 and usage["cw_alarms"] == 9 and usage["kms_keys"] == 1
 
 
 def test_estimate_totals_are_the_sum_of_their_lines() -> None:

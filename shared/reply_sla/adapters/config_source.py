@@ -56,16 +56,32 @@ class SecretsManagerSource:
     """Channel credentials as a JSON object in Secrets Manager (cached like the config)."""
 
     def credentials(self, name: str) -> dict[str, str]:
+        """`name` is a secret holding one account's credentials, or `name#key` for the `key`
+        object of a secret shared by several accounts (one secret per brand costs less)."""
         from aws_lambda_powertools.utilities import parameters
 
+        secret_id, _, key = name.partition("#")
         try:
-            raw = parameters.get_secret(name, max_age=CONFIG_MAX_AGE)
+            raw = parameters.get_secret(secret_id, max_age=CONFIG_MAX_AGE)
         except parameters.exceptions.GetParameterError as exc:
-            raise ConfigError(f"cannot read secret {name}: {type(exc).__name__}") from exc
-        try:
-            value = json.loads(str(raw))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"secret {name} is not a JSON object") from exc
+            raise ConfigError(f"cannot read secret {secret_id}: {type(exc).__name__}") from exc
+        return credentials_from(str(raw), secret_id, key)
+
+
+def credentials_from(text: str, secret_id: str, key: str = "") -> dict[str, str]:
+    """One account's credentials from a secret's JSON: the whole object, or its `key` entry.
+    Errors name the secret and the key, never a value."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"secret {secret_id} is not a JSON object") from exc
+    if not isinstance(value, dict):
+        raise ConfigError(f"secret {secret_id} is not a JSON object")
+    if key:
+        if key not in value:
+            known = ", ".join(sorted(str(k) for k in value)) or "none"
+            raise ConfigError(f"secret {secret_id} has no entry {key!r} (it has: {known})")
+        value = value[key]
         if not isinstance(value, dict):
-            raise ConfigError(f"secret {name} is not a JSON object")
-        return {str(k): str(v) for k, v in value.items()}
+            raise ConfigError(f"secret {secret_id}: entry {key!r} is not a JSON object")
+    return {str(k): str(v) for k, v in value.items()}

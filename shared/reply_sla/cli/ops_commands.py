@@ -367,7 +367,11 @@ def add_ops_commands(commands: Any) -> None:
     cost.add_argument("--messages-per-day", type=int, default=5000, help="inbound messages")
     cost.add_argument("--brands", type=int, default=2)
     cost.add_argument("--managers-per-brand", type=int, default=2)
-    cost.add_argument("--secrets", type=int, help="Secrets Manager secrets (default: accounts + 1)")
+    cost.add_argument(
+        "--secrets",
+        type=int,
+        help="Secrets Manager secrets (default: one shared secret per brand + the signing key)",
+    )
     cost.add_argument(
         "--minutes",
         type=int,

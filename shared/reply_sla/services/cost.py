@@ -191,14 +191,15 @@ class Workload:
     brands: int = 2
     #: E-mail subscribers who receive each escalation of their brand.
     managers_per_brand: int = 2
-    #: Secrets Manager secrets: one per account (`replysla channels add`) plus the signing key.
+    #: Secrets Manager secrets: one per brand holding its accounts' credentials
+    #: (`secret: replysla/acme#acme-x`, docs/configuration.md) plus the signing key.
     secrets: int | None = None
     retention_days: int = 400
     log_retention_days: int = 30
 
     @property
     def secret_count(self) -> int:
-        return self.secrets if self.secrets is not None else self.accounts + 1
+        return self.secrets if self.secrets is not None else self.brands + 1
 
 
 @dataclass(frozen=True)
