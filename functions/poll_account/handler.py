@@ -1,5 +1,6 @@
 """For each queued poll request: poll one account and store what is new."""
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -13,11 +14,23 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from reply_sla.domain.weeks import parse_iso
 from reply_sla.errors import ReplySlaError
 from reply_sla.observability import count_by
 from reply_sla.wiring import container
 
 logger = Logger()
+
+
+def requested_at(body: dict[str, Any]) -> datetime | None:
+    """The dispatch time the request was queued for (None for a hand-made request)."""
+    value = body.get("requested_at")
+    try:
+        return parse_iso(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -26,7 +39,7 @@ def poll_one(record: SQSRecord) -> None:
     app = container()
     account_id = str(record.json_body["account_id"])
     try:
-        report = app.poll(account_id, app.clock())
+        report = app.poll(account_id, app.clock(), requested_at(record.json_body))
     except ReplySlaError as exc:
         # The message goes back to the queue (and after 5 tries to the DLQ); the cursor has not
         # moved, so nothing is lost. Say what is wrong and where, never the token.

@@ -157,11 +157,19 @@ class Container:
         queue = SqsPollQueue(self._client("sqs"), self.settings.poll_queue_url)
         return dispatch_polls(config, last, queue, now)
 
-    def poll(self, account_id: str, now: datetime) -> PollReport:
+    def poll(
+        self, account_id: str, now: datetime, polled_for: datetime | None = None
+    ) -> PollReport:
         account = self.config().account(account_id)
         try:
             return poll_account(
-                account, self.channel_client(account), self.store, self.policy, self.triage, now
+                account,
+                self.channel_client(account),
+                self.store,
+                self.policy,
+                self.triage,
+                now,
+                polled_for,
             )
         except ReplySlaError as exc:
             # The health check reads this: a refused token is reported to managers at once.

@@ -252,6 +252,9 @@ class CapacityMeter:
         self.wru = 0.0
         self.bytes_added = 0
         self.bytes_expiring = 0
+        # The table's own items, without index copies (what point-in-time recovery is billed on).
+        self.base_bytes_added = 0
+        self.base_bytes_expiring = 0
         #: While False, writes only keep the shadow up to date.
         self.counting = True
         self._items: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -313,9 +316,12 @@ class CapacityMeter:
                 for keys in self.shape.indexes.values():
                     self.wru += self._index_writes(keys, old, new)
                 added = self._stored_size(new) - self._stored_size(old)
+                base = (item_size(new) if new else 0) - (item_size(old) if old else 0)
                 self.bytes_added += added
+                self.base_bytes_added += base
                 if new is not None and self.shape.ttl_attribute in new:
                     self.bytes_expiring += added
+                    self.base_bytes_expiring += base
             if new is None:
                 self._items.pop(key, None)
             else:
@@ -604,6 +610,8 @@ class _Tally:
     wru: float = 0.0
     bytes_added: int = 0
     bytes_expiring: int = 0
+    base_bytes_added: int = 0
+    base_bytes_expiring: int = 0
     log_bytes: int = 0
     series_minutes: dict[str, set[datetime]] = field(default_factory=dict)
 
@@ -680,6 +688,7 @@ class _Run:
         self.requests.counts = Counter()
         self.meter.rru = self.meter.wru = 0.0
         self.meter.bytes_added = self.meter.bytes_expiring = 0
+        self.meter.base_bytes_added = self.meter.base_bytes_expiring = 0
         self.sink.bytes = 0
         self.sink.series_minutes = defaultdict(set)
         self.tally = _Tally({name: FunctionDay(memory_mb=mb) for name, mb in self.memory.items()})
@@ -690,6 +699,8 @@ class _Run:
         tally.requests = Counter(self.requests.counts)
         tally.rru, tally.wru = self.meter.rru, self.meter.wru
         tally.bytes_added, tally.bytes_expiring = self.meter.bytes_added, self.meter.bytes_expiring
+        tally.base_bytes_added = self.meter.base_bytes_added
+        tally.base_bytes_expiring = self.meter.base_bytes_expiring
         tally.log_bytes = self.sink.bytes
         tally.series_minutes = dict(self.sink.series_minutes)
         return tally
@@ -978,6 +989,8 @@ def combine(
         dynamodb_wru=window.wru * day + summary.wru / 7,
         dynamodb_bytes_added=round(window.bytes_added * day),
         dynamodb_bytes_expiring=round(window.bytes_expiring * day),
+        dynamodb_base_bytes_added=round(window.base_bytes_added * day),
+        dynamodb_base_bytes_expiring=round(window.base_bytes_expiring * day),
         sns_publishes=round(
             window.requests.get("sns.Publish", 0) * day + summary.requests.get("sns.Publish", 0) / 7
         ),

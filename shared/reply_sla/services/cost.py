@@ -165,6 +165,10 @@ class DayCounts:
     dynamodb_bytes_added: int = 0
     #: Bytes of items written with a TTL (they stop growing the table after the retention).
     dynamodb_bytes_expiring: int = 0
+    #: The same without index copies: the table's own size, on which PITR is billed (0 = unknown,
+    #: then the size with index copies is used).
+    dynamodb_base_bytes_added: int = 0
+    dynamodb_base_bytes_expiring: int = 0
     sns_publishes: int = 0
     s3_bytes_per_week: int = 0
     #: (metric, dimensions) -> hours of the day in which it was published.
@@ -294,7 +298,23 @@ def monthly_usage(day: DayCounts, workload: Workload, stack: StackFacts) -> list
             f"{day.dynamodb_bytes_added / 1e6:.1f} MB a day with index copies, after a year",
         )
     )
-    lines.append(UsageLine("dynamodb_pitr", stored_gb, "the table's size, after a year"))
+    if day.dynamodb_base_bytes_added:
+        base_expiring = day.dynamodb_base_bytes_expiring
+        base_lasting = day.dynamodb_base_bytes_added - base_expiring
+        table_gb = (
+            base_lasting * days_kept + base_expiring * min(days_kept, workload.retention_days)
+        ) / GB
+    else:
+        table_gb = stored_gb
+    lines.append(
+        UsageLine(
+            "dynamodb_pitr",
+            table_gb,
+            "the table's own size after a year (PITR is billed on table data and local "
+            "secondary indexes, not global ones: DynamoDB developer guide, "
+            "PointInTimeRecovery_Howitworks)",
+        )
+    )
     sqs_counted = day.service_requests("sqs")
     idle_receives = ESM_IDLE_RECEIVES_PER_MINUTE * 24 * 60
     lines.append(

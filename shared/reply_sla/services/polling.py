@@ -162,6 +162,7 @@ def poll_account(
     policy: PolicyBook,
     triage: Triage,
     now: datetime,
+    polled_for: datetime | None = None,
 ) -> PollReport:
     """Fetch an account's new messages, store them and their turns, then move its cursors.
 
@@ -190,5 +191,7 @@ def poll_account(
     known = store.load_threads(account.id, list(by_thread)) if by_thread else {}
     for thread_id, messages in by_thread.items():
         _store_thread(thread_id, messages, known.get(thread_id), store, policy, triage, now, report)
-    store.save_cursors(account.id, fetched.cursors, now)
+    # The dispatch counts the next interval from the one this poll was queued for, so a poll
+    # its wave held back in the queue still counts for its own interval.
+    store.save_cursors(account.id, fetched.cursors, polled_for or now)
     return report

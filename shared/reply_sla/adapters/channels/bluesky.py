@@ -9,6 +9,7 @@ seconds earlier (the AppView sorts by the earlier of `createdAt` and `indexedAt`
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +21,9 @@ import requests
 
 from reply_sla.adapters.channels.http import (
     ChannelHttp,
+    build_message,
     parse_channel_time,
+    platform_id,
     retry_after_header,
     server_now,
 )
@@ -47,6 +50,10 @@ NOTIFICATIONS_QUERY = NOTIFICATIONS + "?" + "&".join(f"reasons={r}" for r in REA
 AUTHOR_FEED = "/xrpc/app.bsky.feed.getAuthorFeed"
 GET_POSTS = "/xrpc/app.bsky.feed.getPosts"
 POST_COLLECTION = "app.bsky.feed.post"
+# An atproto handle: a domain name (https://atproto.com/specs/handle).
+_HANDLE = re.compile(
+    r"([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+)
 MAX_LIMIT = 100
 # XRPC error names of a session token that no longer works (HTTP 400, some servers 401).
 SESSION_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
@@ -89,9 +96,10 @@ def rate_limit_reset(response: requests.Response) -> float | None:
 
 
 def post_url(uri: str, handle: str | None) -> str:
-    """The public bsky.app link of a post (by DID when the handle does not resolve)."""
+    """The public bsky.app link of a post (by DID when the handle is not a valid one)."""
     authority, _, rkey = uri.removeprefix("at://").partition(f"/{POST_COLLECTION}/")
-    who = handle if handle and handle != "handle.invalid" else authority
+    valid = handle and handle != "handle.invalid" and _HANDLE.fullmatch(handle)
+    who = handle if valid else authority
     return f"https://bsky.app/profile/{who}/post/{rkey}"
 
 
@@ -112,7 +120,7 @@ def _post_uri(item: dict[str, Any], where: str) -> str:
     uri = _string(item, "uri", where)
     if not uri.startswith("at://") or f"/{POST_COLLECTION}/" not in uri:
         raise ChannelDataError(CHANNEL, f"{where}: {uri[:80]!r} is not a post uri")
-    return uri
+    return platform_id(CHANNEL, uri, where, "uri")
 
 
 def post_to_message(
@@ -144,16 +152,18 @@ def post_to_message(
         direction = Direction.OUTBOUND
     else:
         direction = Direction.INBOUND
-    return Message(
+    name = author.get("displayName")
+    return build_message(
+        CHANNEL,
+        where,
         brand=account.brand,
         account_id=account.id,
-        channel=CHANNEL,
         message_id=uri,
         thread_id=root or uri,
         parent_id=parent,
         author_id=did,
         author_handle="@" + handle,
-        author_name=str(author.get("displayName") or handle),
+        author_name=name if isinstance(name, str) and name.strip() else handle,
         created_at=parse_time(record.get("createdAt"), f"{where}: createdAt"),
         text=text.strip(),
         url=post_url(uri, handle),

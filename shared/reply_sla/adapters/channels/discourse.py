@@ -13,10 +13,16 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from reply_sla.adapters.channels.http import ChannelHttp, parse_channel_time, retry_after_header
+from reply_sla.adapters.channels.http import (
+    MAX_MARKUP_CHARS,
+    ChannelHttp,
+    build_message,
+    parse_channel_time,
+    retry_after_header,
+)
 from reply_sla.config import AccountConfig
 from reply_sla.domain.models import Direction, Message
-from reply_sla.errors import ChannelDataError, ConfigError
+from reply_sla.errors import ChannelDataError, ChannelError, ConfigError
 from reply_sla.ports import FetchResult
 
 CHANNEL = "discourse"
@@ -66,7 +72,7 @@ class _CookedText(HTMLParser):
 def cooked_to_text(cooked: str) -> str:
     """Plain text of cooked HTML: tags dropped, entities unescaped; the result is inert data."""
     parser = _CookedText()
-    parser.feed(cooked)
+    parser.feed(cooked[:MAX_MARKUP_CHARS])
     parser.close()
     lines = "".join(parser.parts).splitlines()
     return "\n".join(line.strip() for line in lines if line.strip())
@@ -95,16 +101,23 @@ def rate_limit_wait(response: requests.Response) -> float | None:
     return max(0.0, float(wait)) if isinstance(wait, int | float) else None
 
 
+def is_int(value: Any) -> bool:
+    """A JSON integer (not a boolean, which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_post(item: Any, where: str) -> dict[str, Any]:
     """A post with the fields the adapter reads, typed as Discourse sends them."""
     if not isinstance(item, dict):
         raise ChannelDataError(CHANNEL, f"{where}: expected an object, got {type(item).__name__}")
-    name = f"{where} {item['id']}" if isinstance(item.get("id"), int) else where
-    wanted = {"id": int, "post_number": int, "post_type": int, "username": str}
-    bad = [k for k, kind in wanted.items() if not isinstance(item.get(k), kind)]
-    bad += [] if isinstance(item.get("created_at"), str) else ["created_at"]
+    name = f"{where} {item['id']}" if is_int(item.get("id")) else where
+    bad = [k for k in ("id", "post_number", "post_type") if not is_int(item.get(k))]
+    bad += [k for k in ("username", "created_at") if not isinstance(item.get(k), str)]
     if bad:
         raise ChannelDataError(CHANNEL, f"{name}: missing or mistyped {', '.join(bad)}")
+    for key in ("raw", "cooked"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise ChannelDataError(CHANNEL, f"{name}: {key} is not a string")
     parse_time(item["created_at"], name)
     return item
 
@@ -152,18 +165,21 @@ def post_to_message(
 ) -> Message:
     """A checked post as a Message of its topic's thread, its direction seen from the brand."""
     raw = post.get("raw")
-    text = raw.strip() if isinstance(raw, str) else cooked_to_text(str(post.get("cooked") or ""))
-    return Message(
+    text = raw.strip() if isinstance(raw, str) else cooked_to_text(post.get("cooked") or "")
+    where = f"post {post['id']}"
+    name = post.get("name") or post.get("display_username")
+    return build_message(
+        CHANNEL,
+        where,
         brand=account.brand,
         account_id=account.id,
-        channel=CHANNEL,
         message_id=str(post["id"]),
         thread_id=str(topic.id),
         parent_id=parent_id,
-        author_id=str(post["username"]),
-        author_handle="@" + str(post["username"]),
-        author_name=str(post.get("name") or post.get("display_username") or post["username"]),
-        created_at=parse_time(post["created_at"], f"post {post['id']}"),
+        author_id=post["username"],
+        author_handle="@" + post["username"],
+        author_name=name if isinstance(name, str) and name else post["username"],
+        created_at=parse_time(post["created_at"], where),
         text=text,
         url=f"{base_url}/t/{quote(topic.slug or '-', safe='%-')}/{topic.id}/{post['post_number']}",
         direction=direction_of(post, staff),
@@ -323,9 +339,20 @@ class DiscourseClient:
             allowance = self.max_requests - (0 if first else poll.requests)
             if allowance <= 0:
                 break
-            found, finished = self._topic_messages(
-                topic.id, since, cursor is None, staff, poll, allowance
-            )
+            self._http.last_response = None
+            try:
+                found, finished = self._topic_messages(
+                    topic.id, since, cursor is None, staff, poll, allowance
+                )
+            except ChannelError:
+                gone = self._http.last_response
+                if gone is None or gone.status_code not in (403, 404):
+                    raise
+                # Deleted or made private since it was listed: nothing of it to read.
+                poll.skip(
+                    f"{CHANNEL}: topic {topic.id} was listed but is gone (HTTP {gone.status_code})"
+                )
+                found, finished = [], True
             if not finished and not first:
                 break
             if not finished:
@@ -402,7 +429,7 @@ class DiscourseClient:
 
     @staticmethod
     def _listed(item: Any, where: str) -> _Listed:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+        if not isinstance(item, dict) or not is_int(item.get("id")):
             raise ChannelDataError(CHANNEL, f"{where}: missing id")
         where = f"{where} (id {item['id']})"
         if not isinstance(item.get("bumped_at"), str):
@@ -434,15 +461,15 @@ class DiscourseClient:
         stream_body = body.get("post_stream") if isinstance(body, dict) else None
         stream = stream_body.get("stream") if isinstance(stream_body, dict) else None
         posts = stream_body.get("posts") if isinstance(stream_body, dict) else None
-        if (
-            not isinstance(stream, list)
-            or not isinstance(posts, list)
-            or not all(isinstance(i, int) for i in stream)
-        ):
+        if not isinstance(stream, list) or not isinstance(posts, list):
             raise self._http.data_error(path, "expected a `post_stream` with `posts` and `stream`")
+        if not all(is_int(i) for i in stream):
+            poll.skip(f"{CHANNEL}: GET {path}: `stream` holds entries that are not post ids")
+            stream = [i for i in stream if is_int(i)]
+        slug = body.get("slug")
         topic = Topic(
             id=topic_id,
-            slug=str(body.get("slug") or ""),
+            slug=slug[:200] if isinstance(slug, str) else "",
             private=body.get("archetype") == "private_message",
         )
         loaded: dict[int, dict[str, Any]] = {}
@@ -485,9 +512,9 @@ class DiscourseClient:
         messages = []
         for post in reversed(picked):
             parent = post.get("reply_to_post_number")
-            parent_id = number_to_id.get(int(parent)) if str(parent).isdigit() else None
-            messages.append(
-                post_to_message(
+            parent_id = number_to_id.get(parent) if is_int(parent) else None
+            try:
+                message = post_to_message(
                     post,
                     topic,
                     account=self.account,
@@ -495,7 +522,11 @@ class DiscourseClient:
                     base_url=self._http.base_url,
                     parent_id=str(parent_id) if parent_id is not None else None,
                 )
-            )
+            except ChannelDataError as exc:
+                # One bad post must not hold back the rest of the topic: skip it, say which.
+                poll.skip(f"{exc} (GET {path})")
+                continue
+            messages.append(message)
         return messages, finished
 
     @staticmethod
@@ -515,7 +546,7 @@ class DiscourseClient:
                 if isinstance(item, dict) and isinstance(item.get("id"), int):
                     asked.add(item["id"])
                 continue
-            loaded[post["id"]] = post
+            loaded.setdefault(post["id"], post)  # a repeated id: the first copy counts
 
     def thread_root(self, message_id: str) -> str:
         """The topic of a post (its thread): `topic_id` of `GET /posts/{id}.json`."""

@@ -11,8 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from pydantic import ValidationError
 
 from reply_sla import __version__
+from reply_sla.domain.models import Message
 from reply_sla.errors import (
     ChannelAuthError,
     ChannelDataError,
@@ -22,6 +24,20 @@ from reply_sla.errors import (
 )
 
 USER_AGENT = f"replysla/{__version__}"
+# What one item may bring into the store. Platform ids are short printable ASCII; they become
+# DynamoDB keys (2,048 bytes at most, 1,024 in an index sort key) and cursors.
+MAX_ID_CHARS = 512
+MAX_NAME_CHARS = 200
+MAX_URL_CHARS = 2048
+# Markup is cut to this before it is parsed into text (the text kept is far shorter): a 1 MB
+# post costs no more than a long one.
+MAX_MARKUP_CHARS = 100_000
+# A platform time outside these years is not a time any post was written at.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_PLATFORM_ID = re.compile(r"[\x21-\x7e]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # A GET is safe to repeat; these statuses mean the server (or a proxy before it) was briefly unwell.
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _LINK_PARAM = r';\s*([\w*-]+)\s*(?:=\s*(?:"([^"]*)"|([^\s;,"]*)))?'
@@ -69,14 +85,101 @@ def retry_after_header(response: requests.Response) -> float | None:
     return max(0.0, (moment - server_now(response)).total_seconds())
 
 
+def shown(value: Any) -> str:
+    """A value for an error message: a string quoted and cut short (it may be anything a server
+    sent), anything else by its type."""
+    if not isinstance(value, str):
+        return f"(a {type(value).__name__})"
+    return repr(value[:40] + ("…" if len(value) > 40 else ""))
+
+
 def parse_channel_time(channel: str, value: Any, where: str, what: str = "time") -> datetime:
-    """An ISO 8601 timestamp (any offset form, `Z` or `+0000`) as an aware UTC datetime, or a
-    `ChannelDataError` saying which field of which item was not one."""
+    """An ISO 8601 timestamp (any offset form, `Z` or `+0000`; UTC when it has none) as an aware
+    UTC datetime, or a `ChannelDataError` saying which field of which item was not one."""
     try:
         moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ChannelDataError(channel, f"{where}: bad {what} {str(value)[:40]!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise ChannelDataError(channel, f"{where}: bad {what} {shown(value)}") from None
+    if not EARLIEST <= moment < LATEST:
+        raise ChannelDataError(channel, f"{where}: implausible {what} {shown(value)}")
+    return moment
+
+
+def platform_id(channel: str, value: Any, where: str, what: str = "id") -> str:
+    """A platform's id as sent (printable ASCII, at most MAX_ID_CHARS), or a `ChannelDataError`."""
+    if not isinstance(value, str) or not value:
+        problem = "missing" if value is None or value == "" else "is not a string"
+        raise ChannelDataError(channel, f"{where}: {what} {problem}")
+    if len(value) > MAX_ID_CHARS or not _PLATFORM_ID.fullmatch(value):
+        raise ChannelDataError(channel, f"{where}: {what} {shown(value)} is not a platform id")
+    return value
+
+
+def naming(where: str, ident: Any) -> str:
+    """`where` followed by the item's id when it has a usable one (errors say which item)."""
+    usable = isinstance(ident, str | int) and not isinstance(ident, bool)
+    text = str(ident) if usable else ""
+    if text and len(text) <= MAX_ID_CHARS and _PLATFORM_ID.fullmatch(text):
+        return f"{where} {text}"
+    return where
+
+
+def plain_text(value: str) -> str:
+    """Text as stored: verbatim (it is escaped where it is shown), but with any unpaired UTF-16
+    surrogate (a broken emoji escape) replaced, since it cannot be encoded."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def one_line(value: Any, limit: int = MAX_NAME_CHARS) -> str:
+    """A name or handle: one line without control characters, at most `limit` characters."""
+    text = value if isinstance(value, str) else ""
+    return " ".join(_CONTROL.sub(" ", plain_text(text[: limit * 2])).split())[:limit]
+
+
+def web_url(value: Any) -> str:
+    """An http(s) link to show to a person, or "" for anything else (`javascript:`, `data:`,
+    relative, too long, with spaces or controls)."""
+    if not isinstance(value, str) or len(value) > MAX_URL_CHARS:
+        return ""
+    if _CONTROL.search(value) or any(ch.isspace() for ch in value):
+        return ""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return ""
+    return value if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def build_message(channel: str, where: str, **fields: Any) -> Message:
+    """A Message from one item's fields, made safe to store; a `ChannelDataError` saying what
+    is wrong when it cannot be one.
+
+    Ids must be platform ids; the author id a string without control characters; the text is
+    kept verbatim (capped by the model); names and handles are one short line; a link that is
+    not http(s) is dropped.
+    """
+    fields["message_id"] = platform_id(channel, fields.get("message_id"), where)
+    for key in ("thread_id", "parent_id"):
+        if fields.get(key) is not None:
+            fields[key] = platform_id(channel, fields[key], where, key.replace("_", " "))
+    author = fields.get("author_id")
+    if not isinstance(author, str) or len(author) > MAX_ID_CHARS or _CONTROL.search(author):
+        raise ChannelDataError(channel, f"{where}: author id {shown(author)} is not usable")
+    fields["author_id"] = plain_text(author)
+    fields["author_handle"] = one_line(fields.get("author_handle"))
+    fields["author_name"] = one_line(fields.get("author_name"))
+    text = fields.get("text")
+    if not isinstance(text, str):
+        raise ChannelDataError(channel, f"{where}: text is not a string {shown(text)}")
+    fields["text"] = plain_text(text)
+    fields["url"] = web_url(fields.get("url"))
+    try:
+        return Message(channel=channel, **fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise ChannelDataError(channel, f"{where}: {field}: {first['msg']}") from None
 
 
 def new_session() -> requests.Session:

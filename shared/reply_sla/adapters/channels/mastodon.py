@@ -13,15 +13,19 @@ from urllib.parse import quote
 import requests
 
 from reply_sla.adapters.channels.http import (
+    MAX_MARKUP_CHARS,
     ChannelHttp,
+    build_message,
+    naming,
     parse_channel_time,
     parse_link_header,
+    platform_id,
     retry_after_header,
     server_now,
 )
 from reply_sla.config import AccountConfig
 from reply_sla.domain.models import Direction, Message
-from reply_sla.errors import ChannelDataError, ConfigError
+from reply_sla.errors import ChannelDataError, ChannelError, ConfigError
 from reply_sla.ports import FetchResult
 
 CHANNEL = "mastodon"
@@ -67,7 +71,7 @@ class _PlainText(HTMLParser):
 def html_to_text(content: str) -> str:
     """Plain text of status HTML: tags dropped, entities unescaped; the result is inert data."""
     parser = _PlainText()
-    parser.feed(content)
+    parser.feed(content[:MAX_MARKUP_CHARS])
     parser.close()
     return "".join(parser.parts).strip()
 
@@ -96,9 +100,9 @@ def _require(item: Any, keys: tuple[str, ...], where: str) -> dict[str, Any]:
         raise ChannelDataError(CHANNEL, f"{where}: expected an object, got {type(item).__name__}")
     missing = [key for key in keys if item.get(key) is None]
     if missing:
-        raise ChannelDataError(CHANNEL, f"{where}: missing {', '.join(missing)}")
-    if not isinstance(item["id"], str):
-        raise ChannelDataError(CHANNEL, f"{where}: id is not a string")
+        named = naming(where, item.get("id"))
+        raise ChannelDataError(CHANNEL, f"{named}: missing {', '.join(missing)}")
+    platform_id(CHANNEL, item["id"], where)
     return item
 
 
@@ -107,8 +111,9 @@ def status_to_message(
 ) -> Message:
     """A Mastodon Status entity as a Message, its direction seen from the brand."""
     status = _require(status, ("id", "created_at", "account"), where)
-    author = _require(status["account"], ("id", "acct"), f"{where} {status['id']}: account")
-    author_id: str = author["id"]
+    where = f"{where} {status['id']}"
+    author = _require(status["account"], ("id", "acct"), f"{where}: account")
+    author_id = author["id"]
     if author_id in account.automated_ids:
         direction = Direction.AUTOMATED
     elif author_id in own_ids:
@@ -116,19 +121,23 @@ def status_to_message(
     else:
         direction = Direction.INBOUND
     parent = status.get("in_reply_to_id")
-    return Message(
+    content = status.get("content")
+    if content is not None and not isinstance(content, str):
+        raise ChannelDataError(CHANNEL, f"{where}: content is not a string")
+    return build_message(
+        CHANNEL,
+        where,
         brand=account.brand,
         account_id=account.id,
-        channel=CHANNEL,
         message_id=status["id"],
         thread_id=None if parent else status["id"],
-        parent_id=str(parent) if parent else None,
+        parent_id=parent or None,
         author_id=author_id,
-        author_handle="@" + str(author["acct"]),
-        author_name=str(author.get("display_name") or author.get("username") or ""),
-        created_at=parse_time(status["created_at"], f"{where} {status['id']}"),
-        text=html_to_text(str(status.get("content") or "")),
-        url=str(status.get("url") or status.get("uri") or ""),
+        author_handle=f"@{author['acct']}" if isinstance(author["acct"], str) else "",
+        author_name=author.get("display_name") or author.get("username") or "",
+        created_at=parse_time(status["created_at"], where),
+        text=html_to_text(content or ""),
+        url=status.get("url") or status.get("uri"),
         direction=direction,
         private=status.get("visibility") == "direct",
     )
@@ -142,6 +151,7 @@ class _Feed:
     newest: str | None = None
     pages: int = 0
     complete: bool = True
+    errors: list[str] = field(default_factory=list)
 
 
 class MastodonClient:
@@ -213,12 +223,12 @@ class MastodonClient:
         found: list[tuple[Any, str]] = [
             (n.get("status"), f"GET {NOTIFICATIONS}: notification {n['id']}: status")
             for n in mentions.items
-            if n.get("type") == "mention" and n.get("status") is not None
+            if n.get("type") == "mention"
         ]
         # A boost is someone else's post; older servers drop `exclude_reblogs` from their links.
         found += [(s, f"GET {statuses_path}: status") for s in own.items if not s.get("reblog")]
         messages: dict[str, Message] = {}
-        errors: list[str] = []
+        errors: list[str] = [*mentions.errors, *own.errors]
         for status, where in found:
             try:
                 message = status_to_message(
@@ -291,24 +301,36 @@ class MastodonClient:
                 raise self._http.data_error(
                     path, f"expected a JSON list, got {type(body).__name__}"
                 )
-            page = [
-                _require(item, ("id", "created_at", "account"), f"GET {path}: item {index}")
-                for index, item in enumerate(body)
-            ]
-            if not page:
+            if not body:
                 break
-            newest = max((item["id"] for item in page), key=id_key)
+            # One malformed item must not hold back the rest of the page: it is skipped and
+            # named, and moves no cursor. A page with nothing usable is not what the API
+            # documents at all: an error, and the cursor stays.
+            page: list[tuple[dict[str, Any], datetime]] = []
+            problems: list[str] = []
+            for index, item in enumerate(body):
+                where = f"GET {path}: item {index}"
+                try:
+                    entry = _require(item, ("id", "created_at", "account"), where)
+                    page.append((entry, parse_time(entry["created_at"], f"{where} {entry['id']}")))
+                except ChannelDataError as exc:
+                    problems.append(str(exc))
+            if not page:
+                first = problems[0].removeprefix(f"{CHANNEL}: ").removeprefix(f"GET {path}: ")
+                raise self._http.data_error(path, first)
+            feed.errors += problems
+            newest = max((item["id"] for item, _ in page), key=id_key)
             if feed.newest is None or id_key(newest) > id_key(feed.newest):
                 feed.newest = newest
             if cursor:
-                feed.items += page
+                feed.items += [item for item, _ in page]
             else:
-                kept = [i for i in page if parse_time(i["created_at"], f"GET {path}") >= horizon]
+                kept = [item for item, created in page if created >= horizon]
                 feed.items += kept
                 if len(kept) < len(page):
                     break  # reached items older than the backfill window
             # A short page is the last one either way: spare a request per feed and poll.
-            if len(page) < limit:
+            if len(body) < limit:
                 break
             target = parse_link_header(response.headers.get("Link", "")).get(rel)
         return feed
@@ -319,7 +341,14 @@ class MastodonClient:
         Mastodon returns at most 40 ancestors; beyond that depth this is the oldest one shown.
         """
         path = f"/api/v1/statuses/{quote(message_id, safe='')}/context"
-        body, _ = self._http.get_json(path)
+        self._http.last_response = None
+        try:
+            body, _ = self._http.get_json(path)
+        except ChannelError:
+            gone = self._http.last_response
+            if gone is not None and gone.status_code == 404:
+                return message_id  # deleted since it was fetched: it roots its own thread
+            raise
         if not isinstance(body, dict) or not isinstance(body.get("ancestors"), list):
             raise self._http.data_error(path, "expected a Context with an `ancestors` list")
         if not body["ancestors"]:

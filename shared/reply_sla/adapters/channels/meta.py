@@ -21,7 +21,10 @@ import requests
 
 from reply_sla.adapters.channels.http import (
     ChannelHttp,
+    build_message,
+    naming,
     parse_channel_time,
+    platform_id,
     retry_after_header,
     server_now,
 )
@@ -163,10 +166,18 @@ def _require(item: Any, keys: tuple[str, ...], where: str, channel: str) -> dict
         raise ChannelDataError(channel, f"{where}: expected an object, got {type(item).__name__}")
     missing = [key for key in keys if item.get(key) is None]
     if missing:
-        raise ChannelDataError(channel, f"{where}: missing {', '.join(missing)}")
-    if not isinstance(item["id"], str):
-        raise ChannelDataError(channel, f"{where}: id is not a string")
+        named = naming(where, item.get("id"))
+        raise ChannelDataError(channel, f"{named}: missing {', '.join(missing)}")
+    platform_id(channel, item["id"], where)
     return item
+
+
+def _text(item: dict[str, Any], key: str, where: str, channel: str) -> str:
+    """An item's words (Graph leaves the field out when there are none)."""
+    value = item.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ChannelDataError(channel, f"{where}: {key} is not a string")
+    return (value or "").strip()
 
 
 def _object(item: dict[str, Any], key: str, where: str, channel: str) -> dict[str, Any]:
@@ -202,20 +213,21 @@ def comment_to_message(
     where = f"{where} {item['id']}"
     author = _object(item, "from", where, FACEBOOK)
     parent = _object(item, "parent", where, FACEBOOK).get("id")
-    author_id = str(author.get("id") or "")
-    return Message(
+    author_id = author.get("id") or ""
+    return build_message(
+        FACEBOOK,
+        where,
         brand=account.brand,
         account_id=account.id,
-        channel=FACEBOOK,
         message_id=item["id"],
-        thread_id=thread_id or (str(parent) if parent else item["id"]),
-        parent_id=str(parent) if parent else (thread_id if thread_id != item["id"] else None),
+        thread_id=thread_id or parent or item["id"],
+        parent_id=parent or (thread_id if thread_id != item["id"] else None),
         author_id=author_id,
-        author_name=str(author.get("name") or ""),
+        author_name=author.get("name"),
         created_at=parse_time(item["created_time"], where),
-        text=str(item.get("message") or "").strip(),
-        url=str(item.get("permalink_url") or ""),
-        direction=_direction(account, author_id, "", own_ids, set()),
+        text=_text(item, "message", where, FACEBOOK),
+        url=item.get("permalink_url"),
+        direction=_direction(account, str(author_id), "", own_ids, set()),
     )
 
 
@@ -234,21 +246,23 @@ def dm_to_message(
     item = _require(item, ("id", "created_time"), where, channel)
     where = f"{where} {item['id']}"
     author = _object(item, "from", where, channel)
-    author_id = str(author.get("id") or "")
-    username = str(author.get("username") or "")
-    return Message(
+    author_id = author.get("id") or ""
+    username = author.get("username")
+    username = username if isinstance(username, str) else ""
+    return build_message(
+        channel,
+        where,
         brand=account.brand,
         account_id=account.id,
-        channel=channel,
         message_id=item["id"],
         thread_id=conversation_id,
         author_id=author_id,
         author_handle=f"@{username}" if username else "",
-        author_name=str(author.get("name") or username),
+        author_name=author.get("name") or username,
         created_at=parse_time(item["created_time"], where, channel),
-        text=str(item.get("message") or "").strip(),
+        text=_text(item, "message", where, channel),
         url=url,
-        direction=_direction(account, author_id, username, own_ids, own_usernames or set()),
+        direction=_direction(account, str(author_id), username, own_ids, own_usernames or set()),
         private=True,
     )
 
@@ -267,12 +281,14 @@ def ig_comment_to_message(
     item = _require(item, ("id", "timestamp"), where, INSTAGRAM)
     where = f"{where} {item['id']}"
     author = _object(item, "from", where, INSTAGRAM)
-    author_id = str(author.get("id") or "")
-    username = str(item.get("username") or author.get("username") or "")
-    return Message(
+    author_id = author.get("id") or ""
+    username = item.get("username") or author.get("username")
+    username = username if isinstance(username, str) else ""
+    return build_message(
+        INSTAGRAM,
+        where,
         brand=account.brand,
         account_id=account.id,
-        channel=INSTAGRAM,
         message_id=item["id"],
         thread_id=thread_id,
         parent_id=thread_id if thread_id != item["id"] else None,
@@ -280,9 +296,9 @@ def ig_comment_to_message(
         author_handle=f"@{username}" if username else "",
         author_name=username,
         created_at=parse_time(item["timestamp"], where, INSTAGRAM),
-        text=str(item.get("text") or "").strip(),
+        text=_text(item, "text", where, INSTAGRAM),
         url=url,
-        direction=_direction(account, author_id, username, own_ids, own_usernames or set()),
+        direction=_direction(account, str(author_id), username, own_ids, own_usernames or set()),
     )
 
 
@@ -456,6 +472,16 @@ class _GraphClient:
         following = paging.get("next") if isinstance(paging, dict) else None
         return body["data"], following if isinstance(following, str) and following else None
 
+    def _nested(self, feed: _Feed, value: Any, where: str) -> Any:
+        """An edge expanded inside an item (its first page); a malformed one is skipped, named,
+        and the item it belongs to kept."""
+        if value is None:
+            return {"data": []}
+        if isinstance(value, dict) and isinstance(value.get("data"), list):
+            return value
+        feed.errors.append(f"GET {where}: expected a Graph page with a `data` list")
+        return {"data": []}
+
     def _keep(
         self, feed: _Feed, build: Callable[..., Message], item: Any, **kw: Any
     ) -> Message | None:
@@ -499,10 +525,11 @@ class _GraphClient:
                 conversation, updated = dated
                 if updated < feed.since:
                     return  # newest first: the rest has nothing new
-                link = str(conversation.get("link") or "")
+                link = conversation.get("link")
+                link = link if isinstance(link, str) else ""
                 url = f"https://www.facebook.com{link}" if link.startswith("/") else link
-                first = conversation.get("messages") or {"data": []}
                 where = f"{path}: conversation {conversation['id']}: messages"
+                first = self._nested(feed, conversation.get("messages"), where)
                 chain = _Pages(self, feed, None, first=first, where=where)
                 for messages in chain:
                     built = [
@@ -640,8 +667,9 @@ class InstagramClient(_GraphClient):
                 if comment is None:
                     continue
                 thread = comment[0]["id"]
-                first = comment[0].get("replies") or {"data": []}
-                replies = _Pages(self, feed, None, first=first, where=f"{path}: {thread}: replies")
+                where = f"{path}: {thread}: replies"
+                first = self._nested(feed, comment[0].get("replies"), where)
+                replies = _Pages(self, feed, None, first=first, where=where)
                 for batch in ([comment[0]], *replies):
                     for entry in batch:
                         self._keep(

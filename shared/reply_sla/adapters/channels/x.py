@@ -15,6 +15,7 @@ import requests
 
 from reply_sla.adapters.channels.http import (
     ChannelHttp,
+    build_message,
     parse_channel_time,
     retry_after_header,
     server_now,
@@ -33,6 +34,8 @@ OWN_POSTS_REACH = 3200
 MIN_RESULTS, MAX_RESULTS = 5, 100
 USER_FIELDS = "username,name"
 _ID = re.compile(r"^[0-9]{1,19}$")
+# X usernames: letters, digits and underscores, at most 15 (older accounts up to 50).
+_USERNAME = re.compile(r"^\w{1,50}$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -115,34 +118,41 @@ def tweet_to_message(
     if missing:
         raise ChannelDataError(CHANNEL, f"{where}: missing {', '.join(missing)}")
     author_id: str = tweet["author_id"]
+    if not _ID.fullmatch(author_id):
+        raise ChannelDataError(CHANNEL, f"{where}: author_id is not an X id")
     if author_id in account.automated_ids:
         direction = Direction.AUTOMATED
     elif author_id in own_ids:
         direction = Direction.OUTBOUND
     else:
         direction = Direction.INBOUND
-    parent = next((str(r["id"]) for r in referenced(tweet) if r.get("type") == "replied_to"), None)
+    replied = [r.get("id") for r in referenced(tweet) if r.get("type") == "replied_to"]
+    parent = replied[0] if replied else None
+    if replied and (not isinstance(parent, str) or not _ID.fullmatch(parent)):
+        raise ChannelDataError(CHANNEL, f"{where}: the replied-to id is not an X id")
     thread = tweet.get("conversation_id")
     if not isinstance(thread, str) or not _ID.match(thread):
         # Without the conversation, the replied-to post (when expanded) still knows it.
         parent_post = (included or {}).get(parent or "", {})
         thread = parent_post.get("conversation_id") if parent else ident
     author = users.get(author_id, {})
-    username = str(author.get("username") or "")
-    return Message(
+    username = author.get("username")
+    username = username if isinstance(username, str) and _USERNAME.match(username) else ""
+    return build_message(
+        CHANNEL,
+        where,
         brand=account.brand,
         account_id=account.id,
-        channel=CHANNEL,
         message_id=ident,
         thread_id=thread if isinstance(thread, str) and _ID.match(thread) else None,
         parent_id=parent,
         author_id=author_id,
         author_handle=f"@{username}" if username else "",
-        author_name=str(author.get("name") or username),
+        author_name=author.get("name") or username,
         created_at=parse_time(tweet["created_at"], where),
         # X escapes &, < and > in post text; the result is inert data.
         text=html.unescape(tweet["text"]),
-        url=f"https://x.com/{quote(username) if username else 'i/web'}/status/{ident}",
+        url=f"https://x.com/{username or 'i/web'}/status/{ident}",
         direction=direction,
     )
 
