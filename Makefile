@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # sam build must find the runtime's interpreter on PATH.
 export PATH := $(dir $(PYTHON)):$(PATH)
 
-.PHONY: help install tools node demo test test-unit lint format check pr clean bench bench-faults
+.PHONY: help install tools node browser demo test test-unit lint format check pr clean bench bench-faults
 
 help:
 	@echo "make demo   run the whole pipeline locally on a simulated week (writes $(OUT)/)"
@@ -44,10 +44,19 @@ install: $(BIN)/.installed
 tools: $(TOOLS)/.installed
 node: node_modules/.installed
 
+# Headless Chromium renders the HTML report in a test (Debian's package, as root or with sudo).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		echo "Installing Chromium (Debian package chromium) for the HTML report test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium >/dev/null; }
+
 demo: install
 	$(BIN)/replysla demo --out $(OUT)
 
-test: install tools node
+test: install tools node browser
 	$(BIN)/pytest --cov --cov-report=term:skip-covered -q
 
 test-unit: install
