@@ -39,6 +39,7 @@ def test_demo_writes_the_summary_files_for_the_week(demo_out):
     out, stdout = demo_out
     folder = out / "summaries" / "acme" / "2026-W46"
     assert sorted(p.name for p in folder.iterdir()) == [
+        "breaches.csv",
         "summary.csv",
         "summary.html",
         "summary.json",

@@ -157,7 +157,7 @@ def test_reply_in_time_sends_nothing_and_repolling_stores_nothing(stack: Stack):
     assert stack.published() == []
 
 
-def test_weekly_summary_writes_three_files_and_a_notice_with_a_link(stack: Stack):
+def test_weekly_summary_writes_four_files_and_a_notice_with_a_link(stack: Stack):
     # Given a week with one fast and one late answer
     for minutes, delay in ((0, 10), (120, 150)):
         asked = MONDAY + timedelta(minutes=minutes)
@@ -172,12 +172,20 @@ def test_weekly_summary_writes_three_files_and_a_notice_with_a_link(stack: Stack
     # When the Monday 07:00 schedule runs
     stack.clock.now = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
     result = stack.run("weekly_summary", {"scheduled_time": "2026-11-23T06:00:00Z"})
-    # Then the three files are in S3 under the week's prefix and the notice links to the HTML
+    # Then the four files are in S3 under the week's prefix and in latest/, and the notice
+    # links to the HTML
     assert result == {"summaries": ["summaries/acme/2026-W47/"]}
     s3 = stack.session.client("s3")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=stack.env["BUCKET_NAME"])["Contents"])
-    assert keys == [f"summaries/acme/2026-W47/summary.{ext}" for ext in ("csv", "html", "json")]
-    summary = json.loads(s3.get_object(Bucket=stack.env["BUCKET_NAME"], Key=keys[2])["Body"].read())
+    names = ["breaches.csv", "summary.csv", "summary.html", "summary.json"]
+    assert keys == [
+        f"summaries/acme/{folder}/{name}" for folder in ("2026-W47", "latest") for name in names
+    ]
+    summary = json.loads(
+        s3.get_object(Bucket=stack.env["BUCKET_NAME"], Key="summaries/acme/2026-W47/summary.json")[
+            "Body"
+        ].read()
+    )
     metrics = summary["metrics"]
     assert metrics["turns_opened"] == 2 and metrics["turns_answered"] == 2
     assert metrics["response_rate"] == 1.0 and metrics["sla_attainment"] == 0.5

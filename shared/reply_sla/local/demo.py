@@ -496,7 +496,7 @@ def _summarize(
     target = out / "summaries" / BRAND / week
     target.mkdir(parents=True, exist_ok=True)
     files = []
-    for name in ("summary.json", "summary.csv", "summary.html"):
+    for name in ("summary.json", "summary.csv", "breaches.csv", "summary.html"):
         link = s3.generate_presigned_url(
             "get_object",
             Params={"Bucket": resources.bucket_name, "Key": f"summaries/{BRAND}/{week}/{name}"},
