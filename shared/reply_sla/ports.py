@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from reply_sla.config import MonitorConfig
 from reply_sla.domain.models import Message, SlaEvent, ThreadState, Turn
 from reply_sla.domain.pauses import PauseState, TurnSchedule
+from reply_sla.domain.summary import WeekRecords
 
 
 @dataclass
@@ -135,6 +136,20 @@ class ThreadStore(LadderStore, Protocol):
 
     def open_turns(self, brand: str) -> list[Turn]: ...
 
+    # Weekly summaries: a brand-week's records, overdue turns, stored weekly aggregates.
+
+    def week_records(self, brand: str, week: str) -> WeekRecords: ...
+
+    def overdue_turns(self, brand: str, now: datetime) -> list[Turn]: ...
+
+    def put_week_aggregate(
+        self, brand: str, week: str, aggregate: Mapping[str, Any], now: datetime
+    ) -> None: ...
+
+    def week_aggregates(
+        self, brand: str, weeks: Sequence[str], author_weeks: Sequence[str]
+    ) -> dict[str, dict[str, Any]]: ...
+
     # People acting on turns: dismiss, snooze, resume, e-mail action links.
 
     def get_turn(self, account_id: str, thread_id: str, seq: int) -> Turn | None: ...
@@ -183,10 +198,28 @@ class Notifier(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SignedLink:
+    """A presigned download link and how long it really works.
+
+    `credentials` says what signed it: `long-lived` keys (the link lasts what was asked),
+    `session` credentials with a known expiry (the link was cut to `expires_at`), or `session`
+    credentials of unknown expiry (`expiry_known` False: the link stops working when they expire,
+    which may be before `expires_at`).
+    """
+
+    url: str
+    expires_at: datetime
+    credentials: str
+    expiry_known: bool = True
+
+
 class ReportStore(Protocol):
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
 
     def download_link(self, key: str, expires_seconds: int) -> str: ...
+
+    def signed_link(self, key: str, expires_seconds: int) -> SignedLink: ...
 
 
 class ConfigSource(Protocol):
@@ -205,5 +238,6 @@ __all__ = [
     "Notifier",
     "ReportStore",
     "SecretSource",
+    "SignedLink",
     "ThreadStore",
 ]

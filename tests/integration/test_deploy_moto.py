@@ -250,7 +250,7 @@ def test_one_poll_one_check_and_one_summary_run_against_the_deployed_stack(
         Bucket=stack.outputs["BucketName"], Prefix=prefix
     )
     names = sorted(o["Key"].rsplit("/", 1)[1] for o in listed["Contents"])
-    assert names == ["summary.csv", "summary.html", "summary.json"]
+    assert names == ["breaches.csv", "summary.csv", "summary.html", "summary.json"]
     summary = json.loads(
         stack.session.client("s3")
         .get_object(Bucket=stack.outputs["BucketName"], Key=f"{prefix}summary.json")["Body"]

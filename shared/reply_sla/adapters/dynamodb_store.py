@@ -18,8 +18,11 @@ so a crash leaves either all of them or none, and a re-poll redoes exactly what 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,6 +40,7 @@ from reply_sla.domain.models import (
     TurnStatus,
 )
 from reply_sla.domain.pauses import PauseState, Snooze, TurnSchedule
+from reply_sla.domain.summary import WeekRecords
 from reply_sla.domain.weeks import iso_utc, week_bounds, week_of
 from reply_sla.errors import StoreConflict, StoreUnavailable
 
@@ -299,11 +303,7 @@ class DynamoThreadStore:
             "ingest_lag_seconds": max(0.0, (now - message.created_at).total_seconds()),
             "expires_at": expires,
         }
-        if message.direction is Direction.INBOUND:
-            body["week_pk"] = self._week_pk(message.brand, message.created_at)
-            body["week_sk"] = (
-                f"MSG#{iso_utc(message.created_at)}#{message.account_id}#{message.message_id}"
-            )
+        body.update(self._message_week_keys(message))
         item.update(_serialize(body))
         return {
             "TableName": self._table,
@@ -317,8 +317,7 @@ class DynamoThreadStore:
             "sk": f"TURN#{turn.seq:05d}",
             **turn.model_dump(mode="json"),
             "levels_fired": {k: iso_utc(v) for k, v in turn.levels_fired.items()},
-            "week_pk": self._week_pk(turn.brand, turn.opened_at),
-            "week_sk": f"TURN#{iso_utc(turn.opened_at)}#{turn.key}",
+            **self._turn_week_keys(turn),
             "due_iso": iso_utc(turn.due_at),
         }
         if turn.status is TurnStatus.OPEN:
@@ -360,7 +359,15 @@ class DynamoThreadStore:
             # The clock may have moved the deadline (a priority raise, Meta's window): write the
             # ladder fields too, unless a checker fired a level since the turn was read (then the
             # write conflicts and the poll re-reads and decides again).
-            ladder = ["priority", "policy", "target_seconds", "due_at", "due_iso", "open_sk"]
+            ladder = [
+                "priority",
+                "policy",
+                "target_seconds",
+                "due_at",
+                "due_iso",
+                "open_sk",
+                "week_sk",
+            ]
             for field in ladder:
                 names[f"#{field}"] = field
                 sets.append(f"#{field} = :{field}")
@@ -406,10 +413,7 @@ class DynamoThreadStore:
             "pk": self._thread_pk(event.account_id, event.thread_id),
             "sk": f"EVT#{event.event_id}",
             **event.model_dump(mode="json"),
-            "week_pk": self._week_pk(event.brand, event.at),
-            "week_sk": (
-                f"EVT#{iso_utc(event.at)}#{event.account_id}#{event.thread_id}#{event.event_id}"
-            ),
+            **self._event_week_keys(event),
         }
         return {
             "TableName": self._table,
@@ -590,6 +594,7 @@ class DynamoThreadStore:
             ":due": {"S": schedule.due_at.isoformat()},
             ":due_iso": {"S": iso_utc(schedule.due_at)},
             ":open_sk": {"S": f"{iso_utc(schedule.due_at)}#{turn.key}"},
+            ":week_sk": {"S": self._turn_week_sk(turn.key, schedule.due_at)},
             ":pauses": {
                 "L": [{"L": [{"S": iso_utc(a)}, {"S": iso_utc(b)}]} for a, b in state.pauses]
             },
@@ -600,6 +605,7 @@ class DynamoThreadStore:
             "due_at = :due",
             "due_iso = :due_iso",
             "open_sk = :open_sk",
+            "week_sk = :week_sk",
             "pauses = :pauses",
             "paused_seconds = :paused",
             "paused_calendar_seconds = :paused_cal",
@@ -1068,43 +1074,20 @@ class DynamoThreadStore:
     # -- reading for summaries ----------------------------------------------------------------
 
     def week_items(self, brand: str, week: str) -> tuple[list[Message], list[Turn], list[SlaEvent]]:
-        """The brand-week's inbound messages, turns opened or due in it, and its events.
+        """The brand-week's inbound messages, turns opened or due in it, and all its events.
 
-        Turns due in the week may have opened the week before: those are read from the previous
-        week's partition with a filter on the deadline.
+        Turns due in the week that opened in an earlier week are read from those weeks'
+        partitions by a key range on their deadline (see `_turn_week_keys`), never filtered.
         """
-        from reply_sla.domain.weeks import shift_week
-
-        messages: list[Message] = []
-        turns: dict[str, Turn] = {}
-        events: list[SlaEvent] = []
-        for item in self._query(
-            IndexName=WEEK_INDEX,
-            KeyConditionExpression="week_pk = :p",
-            ExpressionAttributeValues={":p": {"S": f"WEEK#{brand}#{week}"}},
-        ):
-            kind = str(item["week_sk"]).split("#", 1)[0]
-            if kind == "MSG":
-                messages.append(Message.model_validate(item))
-            elif kind == "TURN":
-                turn = Turn.model_validate(item)
-                turns[turn.key] = turn
-            elif kind == "EVT":
-                events.append(SlaEvent.model_validate(item))
-        start, _ = week_bounds(week, self._zone_of(brand))
-        for item in self._query(
-            IndexName=WEEK_INDEX,
-            KeyConditionExpression="week_pk = :p AND begins_with(week_sk, :t)",
-            FilterExpression="due_iso >= :start",
-            ExpressionAttributeValues={
-                ":p": {"S": f"WEEK#{brand}#{shift_week(week, -1)}"},
-                ":t": {"S": "TURN#"},
-                ":start": {"S": iso_utc(start)},
-            },
-        ):
-            turn = Turn.model_validate(item)
-            turns.setdefault(turn.key, turn)
-        return messages, list(turns.values()), events
+        counter = _ReadCount()
+        inbound = [
+            Message.model_validate(item)
+            for item in self._week_query(brand, week, "MSG#", counter, _MESSAGE_FIELDS)
+        ]
+        events = [
+            SlaEvent.model_validate(item) for item in self._week_query(brand, week, "EVT#", counter)
+        ]
+        return inbound, self._week_turns(brand, week, counter), events
 
     def open_turns(self, brand: str) -> list[Turn]:
         """Every open turn of a brand, earliest deadline first (the sparse open index)."""
@@ -1116,3 +1099,432 @@ class DynamoThreadStore:
                 ExpressionAttributeValues={":p": {"S": f"OPEN#{brand}"}},
             )
         ]
+
+    # -- weekly aggregates -------------------------------------------------------------------
+    #
+    # Week keys (the `week` index, `week_pk` = `WEEK#<brand>#<YYYY-Www>` in the brand's zone):
+    # - inbound message `MSG#<created>#<account>#<id>`, brand post `OUT#<created>#<account>#<id>`;
+    # - turn, in the week it opened: `TURN#<due>#<turn key>`, so the turns due in a week that
+    #   opened earlier are one key range of each earlier week (whatever moves `due_at` moves
+    #   `week_sk` with it, as it does `due_iso` and `open_sk`);
+    # - event `EVT#<type>#<at>#<account>#<thread>#<event id>`, so a summary reads the types it
+    #   counts (levels, dismissals, snoozes) and skips `turn_opened` and `replied`.
+    # Weekly aggregates: `AGG#<brand>` / `SCOPES#<week>#<n>` and `AUTHORS#<week>#<n>`, JSON
+    # documents cut into pieces under DynamoDB's item size.
+
+    def _turn_week_sk(self, turn_key: str, due_at: datetime) -> str:
+        return f"TURN#{iso_utc(due_at)}#{turn_key}"
+
+    def _turn_week_keys(self, turn: Turn) -> dict[str, str]:
+        return {
+            "week_pk": self._week_pk(turn.brand, turn.opened_at),
+            "week_sk": self._turn_week_sk(turn.key, turn.due_at),
+        }
+
+    def _message_week_keys(self, message: Message) -> dict[str, str]:
+        prefix = {Direction.INBOUND: "MSG", Direction.OUTBOUND: "OUT"}.get(message.direction)
+        if prefix is None:  # bots and staff-only notes are no part of a summary
+            return {}
+        return {
+            "week_pk": self._week_pk(message.brand, message.created_at),
+            "week_sk": (
+                f"{prefix}#{iso_utc(message.created_at)}#{message.account_id}#{message.message_id}"
+            ),
+        }
+
+    def _event_week_keys(self, event: SlaEvent) -> dict[str, str]:
+        return {
+            "week_pk": self._week_pk(event.brand, event.at),
+            "week_sk": (
+                f"EVT#{event.type.value}#{iso_utc(event.at)}#{event.account_id}#"
+                f"{event.thread_id}#{event.event_id}"
+            ),
+        }
+
+    def _paged(self, counter: _ReadCount, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """A query's items as plain values (timestamps as UTC datetimes), counting reads.
+
+        The items skip botocore's shape-by-shape parsing (most of the CPU time of reading a busy
+        week): their DynamoDB JSON is taken from the response as it came (see `_raw_items`)."""
+        self._client.meta.events.register(
+            "before-parse.dynamodb.Query", _raw_items, unique_id="replysla-raw-query-items"
+        )
+        kwargs = {"TableName": self._table, **kwargs}
+        while True:
+            _RAW.on = True
+            try:
+                response = self._call("query", **kwargs)
+            finally:
+                _RAW.on = False
+            counter.requests += 1
+            counter.items += int(response.get("ScannedCount", len(response.get("Items", []))))
+            for item in response.get("Items", []):
+                yield _plain_item(item)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def _read_all(
+        self, plan: Sequence[tuple[Callable[[dict[str, Any]], Any], dict[str, Any]]]
+    ) -> tuple[list[list[Any]], _ReadCount]:
+        """Run independent queries side by side (a week's reads wait on DynamoDB far more than
+        on Python); each result is its query's items made into models, in the plan's order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def run(
+            step: tuple[Callable[[dict[str, Any]], Any], dict[str, Any]],
+        ) -> tuple[list[Any], _ReadCount]:
+            model, spec = step
+            counter = _ReadCount()
+            return [model(item) for item in self._paged(counter, **spec)], counter
+
+        total = _ReadCount()
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            results = list(pool.map(run, plan))
+        for _items, counter in results:
+            total.requests += counter.requests
+            total.items += counter.items
+        return [items for items, _counter in results], total
+
+    def _week_specs(
+        self,
+        brand: str,
+        week: str,
+        prefix: str,
+        fields: Sequence[str] = (),
+        days: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Query specs for the items of one week-partition whose `week_sk` starts with `prefix`;
+        with `days`, one per day of the week (`<prefix><timestamp>` split at each midnight), so
+        they can be read side by side."""
+        bounds: list[tuple[str, str]] = [(prefix, prefix + "~")]
+        if days:
+            start, _end = week_bounds(week, self._zone_of(brand))
+            cuts = [prefix + iso_utc(start + timedelta(days=d)) for d in range(1, 7)]
+            bounds = list(itertools.pairwise([prefix, *cuts, prefix + "~"]))
+        specs = []
+        for low, high in bounds:
+            spec: dict[str, Any] = {
+                "IndexName": WEEK_INDEX,
+                # BETWEEN is inclusive; no key equals a bound (every key goes on after it).
+                "KeyConditionExpression": "week_pk = :p AND week_sk BETWEEN :a AND :b",
+                "ExpressionAttributeValues": {
+                    ":p": {"S": f"WEEK#{brand}#{week}"},
+                    ":a": {"S": low},
+                    ":b": {"S": high},
+                },
+            }
+            if fields:
+                names = {f"#f{i}": name for i, name in enumerate(fields)}
+                spec["ProjectionExpression"] = ", ".join(names)
+                spec["ExpressionAttributeNames"] = names
+            specs.append(spec)
+        return specs
+
+    def _week_query(
+        self,
+        brand: str,
+        week: str,
+        prefix: str,
+        counter: _ReadCount,
+        fields: Sequence[str] = (),
+    ) -> Iterator[dict[str, Any]]:
+        for spec in self._week_specs(brand, week, prefix, fields):
+            yield from self._paged(counter, **spec)
+
+    def _turn_specs(self, brand: str, week: str) -> list[dict[str, Any]]:
+        """Turns opened in the week (by day of their deadline), then those due in it that
+        opened in the weeks before (one key range in each)."""
+        from reply_sla.domain.weeks import shift_week
+
+        specs = self._week_specs(brand, week, "TURN#", days=True)
+        start, end = week_bounds(week, self._zone_of(brand))
+        for back in range(1, DUE_LOOKBACK_WEEKS + 1):
+            specs.append(
+                {
+                    "IndexName": WEEK_INDEX,
+                    "KeyConditionExpression": "week_pk = :p AND week_sk BETWEEN :a AND :b",
+                    "ExpressionAttributeValues": {
+                        ":p": {"S": f"WEEK#{brand}#{shift_week(week, -back)}"},
+                        # [start, end): `TURN#<end>#key` sorts after `TURN#<end>`.
+                        ":a": {"S": f"TURN#{iso_utc(start)}"},
+                        ":b": {"S": f"TURN#{iso_utc(end)}"},
+                    },
+                }
+            )
+        return specs
+
+    def _week_turns(self, brand: str, week: str, counter: _ReadCount) -> list[Turn]:
+        results, read = self._read_all(
+            [(Turn.model_validate, spec) for spec in self._turn_specs(brand, week)]
+        )
+        counter.items += read.items
+        counter.requests += read.requests
+        turns: dict[str, Turn] = {}
+        for found in results:
+            for turn in found:
+                turns.setdefault(turn.key, turn)
+        return list(turns.values())
+
+    def week_records(self, brand: str, week: str) -> WeekRecords:
+        """What a weekly summary reads of one brand-week: inbound messages and brand posts (only
+        the fields it counts), the turns opened or due in the week, and the events it counts.
+
+        Every read is a key range of the `week` index, read side by side: the items read are the
+        week's own (no filter discards any), and `items_read` / `requests` say what it cost.
+        """
+        message, event = Message.model_validate, SlaEvent.model_validate
+        Step = tuple[Callable[[dict[str, Any]], Any], dict[str, Any]]
+        parts: dict[str, list[Step]] = {
+            "inbound": [
+                (message, spec)
+                for spec in self._week_specs(brand, week, "MSG#", _MESSAGE_FIELDS, days=True)
+            ],
+            "outbound": [
+                (message, spec)
+                for spec in self._week_specs(brand, week, "OUT#", _MESSAGE_FIELDS, days=True)
+            ],
+            "turns": [(Turn.model_validate, spec) for spec in self._turn_specs(brand, week)],
+            "events": [
+                (event, spec)
+                for kind in SUMMARY_EVENTS
+                for spec in self._week_specs(brand, week, f"EVT#{kind.value}#")
+            ],
+        }
+        plan = [step for steps in parts.values() for step in steps]
+        results, counter = self._read_all(plan)
+        found: dict[str, list[Any]] = {}
+        position = 0
+        for name, steps in parts.items():
+            chunk = results[position : position + len(steps)]
+            found[name] = [item for part in chunk for item in part]
+            position += len(steps)
+        turns: dict[str, Turn] = {}
+        for turn in found["turns"]:
+            turns.setdefault(turn.key, turn)
+        return WeekRecords(
+            inbound=found["inbound"],
+            outbound=found["outbound"],
+            turns=list(turns.values()),
+            events=found["events"],
+            items_read=counter.items,
+            requests=counter.requests,
+        )
+
+    def overdue_turns(self, brand: str, now: datetime) -> list[Turn]:
+        """Open turns whose deadline passed before `now` (a key range of the open index)."""
+        counter = _ReadCount()
+        return [
+            Turn.model_validate(item)
+            for item in self._paged(
+                counter,
+                IndexName=OPEN_INDEX,
+                KeyConditionExpression="open_pk = :p AND open_sk < :now",
+                ExpressionAttributeValues={
+                    ":p": {"S": f"OPEN#{brand}"},
+                    ":now": {"S": iso_utc(now)},
+                },
+            )
+        ]
+
+    def put_week_aggregate(
+        self, brand: str, week: str, aggregate: Mapping[str, Any], now: datetime
+    ) -> None:
+        """Store (or replace) a week's aggregate: its scopes' figures and its breach authors."""
+        import json
+
+        pk = f"AGG#{brand}"
+        expires = int((now + timedelta(days=AGGREGATE_DAYS)).timestamp())
+        head = {k: v for k, v in aggregate.items() if k != "breach_authors"}
+        pieces = {
+            "SCOPES": _json_pieces(json.dumps(head, separators=(",", ":"))),
+            "AUTHORS": _json_pieces(
+                json.dumps(list(aggregate.get("breach_authors", [])), separators=(",", ":"))
+            ),
+        }
+        requests: list[dict[str, Any]] = []
+        for part, texts in pieces.items():
+            keep = {f"{part}#{week}#{n:04d}" for n in range(len(texts))}
+            requests += [
+                {
+                    "PutRequest": {
+                        "Item": _serialize(
+                            {
+                                "pk": pk,
+                                "sk": sk,
+                                "doc": text,
+                                "pieces": len(texts),
+                                "expires_at": expires,
+                            }
+                        )
+                    }
+                }
+                for sk, text in zip(sorted(keep), texts, strict=True)
+            ]
+            stale = self._paged(
+                _ReadCount(),
+                KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+                ExpressionAttributeValues={":p": {"S": pk}, ":s": {"S": f"{part}#{week}#"}},
+                ProjectionExpression="pk, sk",
+            )
+            requests += [
+                {"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": str(item["sk"])}}}}
+                for item in stale
+                if str(item["sk"]) not in keep
+            ]
+        self._batch_write(requests)
+
+    def week_aggregates(
+        self, brand: str, weeks: Sequence[str], author_weeks: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Stored aggregates by week: `scopes` and `escalations` for `weeks`, `breach_authors`
+        for `author_weeks` (two key ranges; missing weeks are absent)."""
+        import json
+
+        pk = f"AGG#{brand}"
+        found: dict[str, dict[str, Any]] = {}
+        counter = _ReadCount()
+        for part, wanted in (("SCOPES", weeks), ("AUTHORS", author_weeks)):
+            if not wanted:
+                continue
+            texts: dict[str, list[tuple[str, str]]] = {}
+            for item in self._paged(
+                counter,
+                KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+                ExpressionAttributeValues={
+                    ":p": {"S": pk},
+                    ":a": {"S": f"{part}#{min(wanted)}#"},
+                    ":b": {"S": f"{part}#{max(wanted)}#~"},
+                },
+            ):
+                _part, week, piece = str(item["sk"]).split("#", 2)
+                if week in wanted:
+                    texts.setdefault(week, []).append((piece, str(item["doc"])))
+            for week, parts in texts.items():
+                document = json.loads("".join(text for _n, text in sorted(parts)))
+                entry = found.setdefault(week, {})
+                if part == "SCOPES":
+                    entry.update(document)
+                else:
+                    entry["breach_authors"] = document
+        return found
+
+    def _batch_write(self, requests: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._table: list(requests[start : start + 25])}
+            for _ in range(8):
+                response = self._call("batch_write_item", RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                self._sleep(0.05)
+            else:
+                raise StoreUnavailable(f"table {self._table} left writes unprocessed")
+
+
+# Queries of one week read side by side.
+READ_THREADS = 8
+# Turns due in a week are read from the weeks they opened in, this many weeks back: a deadline
+# more than 4 weeks after its turn opened counts where the turn opened, not where it fell due.
+DUE_LOOKBACK_WEEKS = 4
+# Stored weekly aggregates are kept as long as the summaries (two years).
+AGGREGATE_DAYS = 730
+# JSON pieces of an aggregate stay well under DynamoDB's 400 KB item limit.
+AGGREGATE_PIECE_CHARS = 100_000
+# What a summary counts of a week's events (it skips `turn_opened` and `replied`: the turns
+# themselves say when they opened and were answered).
+SUMMARY_EVENTS = (
+    EventType.WARNING,
+    EventType.BREACHED,
+    EventType.ESCALATED,
+    EventType.DISMISSED,
+    EventType.SNOOZED,
+    EventType.RESUMED,
+)
+# What a summary reads of a message: who, where, when, and whether it was a reply or private.
+_MESSAGE_FIELDS = (
+    "brand",
+    "account_id",
+    "channel",
+    "message_id",
+    "thread_id",
+    "parent_id",
+    "author_id",
+    "created_at",
+    "direction",
+    "private",
+)
+# Stored as ISO text; read as UTC datetimes (stdlib `timezone.utc`, which compares and converts
+# fastest when a summary handles a million of them).
+_TIME_FIELDS = frozenset(
+    {
+        "created_at",
+        "opened_at",
+        "due_at",
+        "replied_at",
+        "next_level_at",
+        "claim_until",
+        "held_until",
+        "snoozed_at",
+        "snoozed_until",
+        "at",
+    }
+)
+
+
+_RAW = threading.local()
+
+
+def _raw_items(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """Before botocore parses a Query response the store asked for raw: take its `Items` out
+    of the body as DynamoDB JSON (what botocore's parser would rebuild, item by item, from the
+    same JSON) and give them back untouched after the parse."""
+    if not getattr(_RAW, "on", False) or response_dict.get("status_code") != 200:
+        return
+    import json
+
+    body = json.loads(response_dict["body"])
+    customized_response_dict["Items"] = body.pop("Items", [])
+    response_dict["body"] = json.dumps(body).encode()
+
+
+@dataclass
+class _ReadCount:
+    requests: int = 0
+    items: int = 0
+
+
+def _plain(value: Any) -> Any:
+    """One DynamoDB attribute value as a plain Python value (numbers as int or float)."""
+    for kind, raw in value.items():
+        if kind == "S":
+            return raw
+        if kind == "N":
+            return int(raw) if raw.lstrip("-").isdigit() else float(raw)
+        if kind == "M":
+            return {k: _plain(v) for k, v in raw.items()}
+        if kind == "L":
+            return [_plain(v) for v in raw]
+        if kind == "BOOL":
+            return bool(raw)
+        if kind == "NULL":
+            return None
+    return _from_dynamo(_deserializer.deserialize(value))
+
+
+def _plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: _plain(v) for k, v in item.items()}
+    for name in _TIME_FIELDS.intersection(out):
+        text = out[name]
+        if isinstance(text, str):
+            out[name] = datetime.fromisoformat(text)
+    return out
+
+
+def _json_pieces(text: str) -> list[str]:
+    return [
+        text[i : i + AGGREGATE_PIECE_CHARS] for i in range(0, len(text), AGGREGATE_PIECE_CHARS)
+    ] or [""]

@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     from reply_sla.cli.commitments_command import add_commitments_command
 
     add_commitments_command(commands)
+    from reply_sla.cli.ops_commands import add_ops_commands
+
+    add_ops_commands(commands)
+    from reply_sla.cli.summary_commands import add_summary_commands
+
+    add_summary_commands(commands)
     return parser
 
 

@@ -139,13 +139,19 @@ def run_simulate(args: argparse.Namespace) -> int:
             messages = read_messages(handle, config, args.messages)
     except OSError as exc:
         raise ConfigError(f"cannot read {args.messages}: {exc.strerror}") from exc
+    replayed: list[Any] = []
     result = simulate(
         config,
         messages,
         until=parse_until(args.until),
         check_every=args.check_every,
         digests=not args.no_digests,
+        facts_out=replayed,
     )
+    if args.summary:
+        from reply_sla.cli.summary_commands import print_replayed_summary
+
+        return print_replayed_summary(args, config, replayed)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
@@ -170,6 +176,9 @@ def add_commands(commands: Any) -> None:
         action="store_true",
         help="one message per turn even when several reach a level at the same check",
     )
+    from reply_sla.cli.summary_commands import add_simulate_summary_options
+
+    add_simulate_summary_options(sim)
     sim.set_defaults(run=run_simulate)
 
     calendar = commands.add_parser("calendar", help="business time of a calendar")

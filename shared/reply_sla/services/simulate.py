@@ -134,6 +134,7 @@ def simulate(
     until: datetime | None = None,
     check_every: int = 60,
     digests: bool = True,
+    facts_out: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Replay, then report every turn, every message published and the §7 metrics.
 
@@ -193,7 +194,7 @@ def simulate(
         if tick >= end:
             break
         tick = min(tick + timedelta(seconds=check_every), end)
-    return _report(threads, ladder, outbox, rules, engine, ordered, start, end)
+    return _report(threads, ladder, outbox, rules, engine, ordered, start, end, facts_out)
 
 
 def _report(
@@ -205,6 +206,7 @@ def _report(
     messages: list[Message],
     start: datetime,
     end: datetime,
+    facts_out: list[Any] | None = None,
 ) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     all_turns: list[Turn] = []
@@ -254,6 +256,8 @@ def _report(
         events=[],
         open_turns=[t for t in all_turns if t.status is TurnStatus.OPEN],
     )
+    if facts_out is not None:  # `simulate --summary` builds the weekly summary from these
+        facts_out.append((facts, list(ladder.events)))
     summary = week_metrics(facts)
     summary["escalations_sent"] = {
         level: sum(1 for r in rows for e in r["escalations"] if e["level"] == level)
