@@ -91,6 +91,7 @@ GRANTS: dict[str, dict[str, list[str]]] = {
         "ssm:GetParameter": [_PARAMETER],
     },
     "WeeklySummaryFunctionRole": {
+        "dynamodb:BatchWriteItem": ["Table.Arn"],
         "dynamodb:GetItem": ["Table.Arn"],
         "dynamodb:Query": ["${Table.Arn}/index/week", "Table.Arn"],
         "kms:Decrypt": ["EscalationsKey.Arn"],

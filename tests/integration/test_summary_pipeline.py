@@ -103,6 +103,8 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Week]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        # Set too, so a Metrics object another test created earlier can still flush.
+        "POWERTOOLS_METRICS_NAMESPACE": "ReplySla",
     }.items():
         patch.setenv(name, value)
     patch.delenv("AWS_PROFILE", raising=False)

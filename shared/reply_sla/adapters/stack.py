@@ -3,6 +3,7 @@ parameter, and the summaries bucket."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -105,8 +106,13 @@ def last_summary(s3: Any, bucket: str, brand: str) -> StoredSummary | None:
         for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=prefix, Delimiter="/"
         ):
-            weeks.extend(str(p["Prefix"]) for p in page.get("CommonPrefixes", []))
-        # Week folders are named <YYYY>-W<ww>: their text order is their time order.
+            weeks.extend(
+                str(p["Prefix"])
+                for p in page.get("CommonPrefixes", [])
+                if re.fullmatch(r"\d{4}-W\d{2}/", str(p["Prefix"]).removeprefix(prefix))
+            )
+        # Week folders are named <YYYY>-W<ww> (latest/ is a copy, not a week): their text
+        # order is their time order.
         for week_prefix in sorted(weeks, reverse=True):
             try:
                 head = s3.head_object(Bucket=bucket, Key=f"{week_prefix}summary.json")
