@@ -22,7 +22,7 @@ from reply_sla.services.checking import ActionLinks, BrandView, CheckReport, che
 from reply_sla.services.dispatch import DispatchReport, dispatch_polls
 from reply_sla.services.health import check_channels
 from reply_sla.services.polling import PollReport, poll_account
-from reply_sla.services.summary import SummaryReport, build_weekly_summary
+from reply_sla.services.summary import SummaryReport, brand_calendar, build_weekly_summary
 from reply_sla.settings import Settings
 
 # The parsed config is kept this long; SSM reads are cached for longer by Powertools.
@@ -238,6 +238,7 @@ class Container:
             S3ReportStore(self._client("s3"), self.settings.bucket_name),
             self.notifier() if notify else None,
             now,
+            business_elapsed=brand_calendar(self.config(), brand),
         )
 
     def summarize_last_week(self, now: datetime) -> list[SummaryReport]:

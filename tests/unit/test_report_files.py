@@ -40,6 +40,7 @@ HOSTILE_TEXTS = {
     "js_link": "javascript:document.title='PWNED-js'",
     "data_link": "data:text/html,<script>document.title='PWNED-data'</script>",
     "quote_link": "https://social.example/x\" onmouseover=\"document.title='PWNED-quote'",
+    "long_link": "https://social.example/" + "a" * 100_000,
     "bidi": "refund \u202eorder 1234\u202c please \u2066x\u2069",
     "template": "{{7*7}} ${7*7} <%= 7*7 %>",
     "formula": '=HYPERLINK("http://evil.example","click")',
@@ -297,6 +298,8 @@ def test_html_links_only_to_http_conversations():
     hrefs = [value for tag, name, value in page.attrs if name == "href"]
     assert hrefs and all(h and h.startswith(("https://", "http://")) for h in hrefs)
     assert SAFE_LINK in hrefs
+    assert max(len(h) for h in hrefs) <= 2048
+    assert max(len(h) for h in hrefs) <= 2048
     # a link with a quote in it stays one attribute: it was not turned into a link at all
     assert not [h for h in hrefs if '"' in h or "onmouseover" in h]
     assert {tag for tag, name, _ in page.attrs if name == "href"} == {"a"}

@@ -70,6 +70,7 @@ BREACH_COLUMNS = [
 HTML_BREACH_ROWS = 200
 HTML_RISK_ROWS = 100
 CUSTOMER_SHOWN = 60
+MAX_LINK_CHARS = 2048
 EXCERPT_SHOWN = 160
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -169,8 +170,12 @@ def _num(value: Any) -> str:
 
 
 def _link(url: str, label: str) -> str:
-    """A link only to an http(s) conversation; anything else is shown as text."""
-    if url.startswith(("https://", "http://")) and not any(ch.isspace() for ch in url):
+    """A link only to an http(s) conversation (of a sane length); anything else is text."""
+    if (
+        url.startswith(("https://", "http://"))
+        and len(url) <= MAX_LINK_CHARS
+        and not any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in url)
+    ):
         return f'<a href="{_h(url)}" rel="noopener noreferrer nofollow">{label}</a>'
     return label
 
