@@ -262,7 +262,7 @@ def run_demo(
         f"{headline.get('open_overdue')} still overdue."
     )
     say(f"{emails} e-mails a manager receives: {out / 'emails'}")
-    say(f"Weekly summary (JSON, CSV, HTML): {summary_files[0].parent}")
+    say(f"Weekly summary (JSON, CSV, breaches CSV, HTML): {summary_files[0].parent}")
     say(f"Done in {seconds:.1f} s.")
     return DemoResult(
         out=out,
