@@ -696,21 +696,10 @@ class DynamoThreadStore:
     def ended_snoozes(self, now: datetime, limit: int = 500) -> list[tuple[str, str, int]]:
         """(account, thread, turn seq) of snoozes whose end has come, from their markers."""
         found: list[tuple[str, str, int]] = []
-        for shard in range(self._shards):
-            for item in self._query(
-                IndexName=DUE_INDEX,
-                KeyConditionExpression="due_pk = :p AND due_sk <= :now",
-                ExpressionAttributeValues={
-                    ":p": {"S": f"SNOOZE#{shard}"},
-                    ":now": {"S": iso_utc(now)},
-                },
-                Limit=limit,
-            ):
-                found.append(
-                    (str(item["account_id"]), str(item["thread_id"]), int(item["turn_seq"]))
-                )
-                if len(found) >= limit:
-                    return found
+        for item in self._due_items("SNOOZE", now, limit):
+            found.append((str(item["account_id"]), str(item["thread_id"]), int(item["turn_seq"])))
+            if len(found) >= limit:
+                return found
         return found
 
     def clear_snooze_mark(self, account_id: str, thread_id: str, seq: int, until: datetime) -> None:
@@ -850,22 +839,27 @@ class DynamoThreadStore:
 
     # -- the ladder -------------------------------------------------------------------------
 
-    def due_turns(self, now: datetime, limit: int = 500) -> list[Turn]:
-        """Turns whose next level is due, from the sparse due index (never a scan)."""
-        turns: list[Turn] = []
+    def _due_items(self, prefix: str, now: datetime, limit: int) -> Iterator[dict[str, Any]]:
+        """Items of the sparse due index at or before `now`, shard by shard (`DUE#n` for ladder
+        levels, `SNOOZE#n` for snooze ends)."""
         for shard in range(self._shards):
-            for item in self._query(
+            yield from self._query(
                 IndexName=DUE_INDEX,
                 KeyConditionExpression="due_pk = :p AND due_sk <= :now",
                 ExpressionAttributeValues={
-                    ":p": {"S": f"DUE#{shard}"},
+                    ":p": {"S": f"{prefix}#{shard}"},
                     ":now": {"S": iso_utc(now)},
                 },
                 Limit=limit,
-            ):
-                turns.append(Turn.model_validate(item))
-                if len(turns) >= limit:
-                    return turns
+            )
+
+    def due_turns(self, now: datetime, limit: int = 500) -> list[Turn]:
+        """Turns whose next level is due, from the sparse due index (never a scan)."""
+        turns: list[Turn] = []
+        for item in self._due_items("DUE", now, limit):
+            turns.append(Turn.model_validate(item))
+            if len(turns) >= limit:
+                return turns
         return turns
 
     def next_due_at(self) -> datetime | None:

@@ -147,6 +147,15 @@ class Turn(BaseModel):
     breached: bool = False
     closed_reason: str | None = None
 
+    def all_pauses(self) -> list[tuple[datetime, datetime]]:
+        """The turn's finished snoozes and the running one, oldest first."""
+        running = (
+            [(self.snoozed_at, self.snoozed_until)]
+            if self.snoozed_at is not None and self.snoozed_until is not None
+            else []
+        )
+        return [*self.pauses, *running]
+
     @property
     def key(self) -> str:
         """A stable id for the turn, usable in commands and links."""

@@ -148,7 +148,13 @@ def _extend_messaging_window(turn: Turn, message: Message, book: PolicyBook) -> 
     """A new customer DM reopens Meta's 24 h window: the cap moves with it (never past the
     policy's own deadline)."""
     window = _window(
-        book, message, turn.kind, turn.opened_at, turn.priority, message.created_at, _paused(turn)
+        book,
+        message,
+        turn.kind,
+        turn.opened_at,
+        turn.priority,
+        message.created_at,
+        turn.all_pauses(),
     )
     nxt = window.next_level(list(turn.levels_fired))
     return turn.model_copy(
@@ -160,14 +166,6 @@ def _extend_messaging_window(turn: Turn, message: Message, book: PolicyBook) -> 
     )
 
 
-def _paused(turn: Turn) -> list[tuple[datetime, datetime]]:
-    """The turn's finished snoozes and the running one."""
-    pauses = list(turn.pauses)
-    if turn.snoozed_at is not None and turn.snoozed_until is not None:
-        pauses.append((turn.snoozed_at, turn.snoozed_until))
-    return pauses
-
-
 def _raise_priority(turn: Turn, message: Message, priority: Priority, book: PolicyBook) -> Turn:
     """A later, higher priority raises the turn's priority; its deadline may shorten, never
     lengthen (SLA_SEMANTICS §4)."""
@@ -175,7 +173,7 @@ def _raise_priority(turn: Turn, message: Message, priority: Priority, book: Poli
         return turn
     update: dict[str, object] = {"priority": priority}
     window = _window(
-        book, message, turn.kind, turn.opened_at, priority, message.created_at, _paused(turn)
+        book, message, turn.kind, turn.opened_at, priority, message.created_at, turn.all_pauses()
     )
     if window.due_at < turn.due_at:
         nxt = window.next_level(list(turn.levels_fired))
@@ -235,7 +233,7 @@ def advance_thread(
             if current is not None and message.created_at >= current.opened_at:
                 policy = book.named(current.policy, current.brand)
                 # Snoozed time is left out of the response time (SLA_SEMANTICS §4).
-                paused = [(a, min(b, message.created_at)) for a, b in _paused(current)]
+                paused = [(a, min(b, message.created_at)) for a, b in current.all_pauses()]
                 waited = waited_seconds(policy, current.opened_at, message.created_at, paused)
                 current = current.model_copy(
                     update={

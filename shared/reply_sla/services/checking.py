@@ -88,24 +88,17 @@ def ladder(turn: Turn, policy: PolicyBook) -> tuple[tuple[str, datetime], ...]:
         turn.kind,
         turn.opened_at,
         turn.priority,
-        _pauses(turn),
+        turn.all_pauses(),
     )
     if turn.due_at < window.due_at:
         return tuple((name, min(at, turn.due_at)) for name, at in window.levels)
     return window.levels
 
 
-def _pauses(turn: Turn) -> list[tuple[datetime, datetime]]:
-    pauses = list(turn.pauses)
-    if turn.snoozed_at is not None and turn.snoozed_until is not None:
-        pauses.append((turn.snoozed_at, turn.snoozed_until))
-    return pauses
-
-
 def waited_for(turn: Turn, policy: PolicyBook, end: datetime) -> float:
     """The customer's wait until `end` in the policy's clock, snoozed time left out."""
     clock = policy.named(turn.policy, turn.brand)
-    running = [(a, min(b, end)) for a, b in _pauses(turn) if a < end]
+    running = [(a, min(b, end)) for a, b in turn.all_pauses() if a < end]
     return waited_seconds(clock, turn.opened_at, end, running)
 
 
