@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from reply_sla.local.provision import load_template, translate_template
+from reply_sla.local.provision import apply_conditions, load_template, translate_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -97,6 +97,19 @@ def sam_template() -> dict[str, Any]:
 def translated() -> dict[str, Any]:
     """template.yaml expanded by aws-sam-translator, offline, with the default parameters."""
     return translate_template(load_template(TEMPLATE))
+
+
+@pytest.fixture(scope="session")
+def deployed(translated: dict[str, Any]) -> dict[str, Any]:
+    """The translated template as CloudFormation deploys it with the default parameters:
+    conditions applied (reply_sla.local.provision.apply_conditions)."""
+    return apply_conditions(translated)
+
+
+@pytest.fixture(scope="session")
+def deployed_with_own_key(translated: dict[str, Any]) -> dict[str, Any]:
+    """The same with TopicKey=customer-managed: the stack's own KMS key for both topics."""
+    return apply_conditions(translated, {"TopicKey": "customer-managed"})
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reply_sla.local.provision import load_template
+from reply_sla.local.provision import apply_conditions, load_template
 from tests.infra.conftest import OBSERVABILITY, ROOT
 
 pytestmark = pytest.mark.infra
@@ -124,13 +124,20 @@ def test_a_stalled_channel_and_a_stalled_checker_raise_alarms(
     assert _passed(application, not_run["Dimensions"][0]["Value"]) == {"Ref": "CheckSlaFunction"}
 
 
-def test_alarms_go_to_their_own_encrypted_topic_not_the_managers(
+def test_alarms_go_to_their_own_topic_not_the_managers(
     sam_template: dict[str, Any], application: dict[str, Any], nested: dict[str, Any]
 ) -> None:
     resources = nested["Resources"]
-    topic = resources["AlarmTopic"]["Properties"]
-    assert topic["KmsMasterKeyId"] == {"Ref": "TopicKeyArn"}
-    assert application["Parameters"]["TopicKeyArn"] == {"Fn::GetAtt": ["EscalationsKey", "Arn"]}
+    # The alarm topic is encrypted with the stack's key when TopicKey=customer-managed, and
+    # left unencrypted under the default (CloudWatch cannot use SNS's AWS managed key)
+    assert application["Parameters"]["TopicKeyArn"] == {
+        "Fn::If": ["UseCustomerManagedKey", {"Fn::GetAtt": ["EscalationsKey", "Arn"]}, ""]
+    }
+    unencrypted = apply_conditions(nested, {"TopicKeyArn": ""})["Resources"]["AlarmTopic"]
+    assert "KmsMasterKeyId" not in unencrypted["Properties"]
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    encrypted = apply_conditions(nested, {"TopicKeyArn": key_arn})["Resources"]["AlarmTopic"]
+    assert encrypted["Properties"]["KmsMasterKeyId"] == {"Ref": "TopicKeyArn"}
     # The shared key lets CloudWatch (of this account) encrypt for the alarm topic
     key_statements = sam_template["Resources"]["EscalationsKey"]["Properties"]["KeyPolicy"][
         "Statement"

@@ -83,8 +83,6 @@ GRANTS: dict[str, dict[str, list[str]]] = {
         "dynamodb:PutItem": ["Table.Arn"],
         "dynamodb:Query": ["${Table.Arn}/index/due", "${Table.Arn}/index/open", "Table.Arn"],
         "dynamodb:UpdateItem": ["Table.Arn"],
-        "kms:Decrypt": ["EscalationsKey.Arn"],
-        "kms:GenerateDataKey*": ["EscalationsKey.Arn"],
         "secretsmanager:GetSecretValue": ["ActionSigningKey"],
         "sns:Publish": [_TOPIC],
         "sqs:SendMessage": ["ScheduleDeadLetterQueue.Arn"],
@@ -94,8 +92,6 @@ GRANTS: dict[str, dict[str, list[str]]] = {
         "dynamodb:BatchWriteItem": ["Table.Arn"],
         "dynamodb:GetItem": ["Table.Arn"],
         "dynamodb:Query": ["${Table.Arn}/index/week", "Table.Arn"],
-        "kms:Decrypt": ["EscalationsKey.Arn"],
-        "kms:GenerateDataKey*": ["EscalationsKey.Arn"],
         "s3:GetObject": ["${SummariesBucket.Arn}/summaries/*"],
         "s3:PutObject": ["${SummariesBucket.Arn}/summaries/*"],
         "sns:Publish": [_TOPIC],
@@ -122,6 +118,13 @@ GRANTS: dict[str, dict[str, list[str]]] = {
             ("WeeklySummary", "WeeklyMonday"),
         )
     },
+}
+
+#: With TopicKey=customer-managed, the publishers also use the stack's key (SNS's AWS managed
+#: key, the default, grants that to the account's principals itself).
+OWN_KEY_GRANTS = {
+    role: {"kms:Decrypt": ["EscalationsKey.Arn"], "kms:GenerateDataKey*": ["EscalationsKey.Arn"]}
+    for role in ("CheckSlaFunctionRole", "WeeklySummaryFunctionRole")
 }
 
 #: Functions invoked asynchronously (by EventBridge Scheduler); each keeps what fails.
@@ -175,20 +178,25 @@ def grants(role: dict[str, Any]) -> dict[str, list[str]]:
     return {action: sorted(resources) for action, resources in sorted(found.items())}
 
 
+@pytest.mark.parametrize("own_key", [False, True], ids=["aws-managed-key", "customer-managed-key"])
 def test_every_role_grants_exactly_the_reviewed_actions_on_the_reviewed_resources(
-    translated: dict[str, Any],
+    deployed: dict[str, Any], deployed_with_own_key: dict[str, Any], own_key: bool
 ) -> None:
-    # Given every IAM role of the translated template
-    roles = _of_type(translated, "AWS::IAM::Role")
+    # Given every IAM role of the translated template, as deployed with either topic key
+    roles = _of_type(deployed_with_own_key if own_key else deployed, "AWS::IAM::Role")
     # Then the roles are the reviewed ones, and each grants exactly the reviewed pairs
     assert set(roles) == set(GRANTS)
     for logical_id, role in roles.items():
-        assert grants(role) == {a: sorted(r) for a, r in GRANTS[logical_id].items()}, logical_id
+        expected = {**GRANTS[logical_id], **(OWN_KEY_GRANTS.get(logical_id, {}) if own_key else {})}
+        assert grants(role) == {a: sorted(r) for a, r in expected.items()}, logical_id
 
 
-def test_every_iam_statement_names_its_resources(translated: dict[str, Any]) -> None:
+@pytest.mark.parametrize("own_key", [False, True], ids=["aws-managed-key", "customer-managed-key"])
+def test_every_iam_statement_names_its_resources(
+    deployed: dict[str, Any], deployed_with_own_key: dict[str, Any], own_key: bool
+) -> None:
     # Given every IAM role the translated template creates (functions' and schedules')
-    roles = _of_type(translated, "AWS::IAM::Role")
+    roles = _of_type(deployed_with_own_key if own_key else deployed, "AWS::IAM::Role")
     assert roles
     unscoped = []
     for logical_id, role in roles.items():
@@ -346,11 +354,15 @@ def test_summaries_are_private_encrypted_tls_only_and_kept_two_years(
     [("EscalationsTopic", "EscalationsTopicPolicy")],
 )
 def test_topics_are_encrypted_with_the_key_and_tls_only(
-    sam_template: dict[str, Any], topic: str, policy: str
+    deployed: dict[str, Any], deployed_with_own_key: dict[str, Any], topic: str, policy: str
 ) -> None:
-    resources = sam_template["Resources"]
-    assert resources[topic]["Properties"]["KmsMasterKeyId"] == {"Ref": "EscalationsKey"}
-    statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+    # By default SNS's AWS managed key (no monthly fee); on request the stack's own key
+    assert deployed["Resources"][topic]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    assert "EscalationsKey" not in deployed["Resources"]
+    own = deployed_with_own_key["Resources"]
+    assert own[topic]["Properties"]["KmsMasterKeyId"] == {"Ref": "EscalationsKey"}
+    assert own["EscalationsKey"]["Properties"]["EnableKeyRotation"] is True
+    statements = deployed["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"]
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         for s in statements

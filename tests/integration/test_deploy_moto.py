@@ -65,6 +65,7 @@ def stack_body() -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": translated["Parameters"],
+        "Conditions": translated.get("Conditions", {}),
         "Resources": resources,
         "Outputs": {key: {"Value": {"Ref": lid}} for key, lid in OUTPUTS.items()},
     }

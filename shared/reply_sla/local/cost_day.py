@@ -42,7 +42,12 @@ import boto3
 import yaml
 
 from reply_sla.domain.models import Direction, Message
-from reply_sla.local.provision import DEFAULT_TEMPLATE_PATH, load_template, translate_template
+from reply_sla.local.provision import (
+    DEFAULT_TEMPLATE_PATH,
+    apply_conditions,
+    load_template,
+    translate_template,
+)
 from reply_sla.ports import FetchResult
 from reply_sla.services.cost import DayCounts, FunctionDay, StackFacts, Workload
 
@@ -517,13 +522,21 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def stack_facts(template_path: Path = DEFAULT_TEMPLATE_PATH) -> StackFacts:
-    """Alarms, dashboards, keys and schedules as template.yaml and its nested templates declare."""
-    template = load_template(template_path)
+    """Alarms, dashboards, keys and schedules as template.yaml and its nested templates deploy
+    them with the default parameters (a resource whose condition is false is not counted)."""
+    template = apply_conditions(load_template(template_path))
     resources = dict(template["Resources"])
     for resource in template["Resources"].values():
-        location = (resource.get("Properties") or {}).get("Location")
+        properties = resource.get("Properties") or {}
+        location = properties.get("Location")
         if resource["Type"] == "AWS::Serverless::Application" and isinstance(location, str):
-            resources.update(load_template(template_path.parent / location)["Resources"])
+            passed = {
+                name: value
+                for name, value in (properties.get("Parameters") or {}).items()
+                if isinstance(value, str)
+            }
+            nested = load_template(template_path.parent / location)
+            resources.update(apply_conditions(nested, passed)["Resources"])
     kinds = Counter(r["Type"] for r in resources.values())
     per_day = 0.0
     for resource in resources.values():

@@ -578,3 +578,40 @@ class _Resolver:
             return str(self._ref(name))
 
         return _SUB_VARIABLE.sub(replace, str(text))
+
+
+def apply_conditions(
+    template: Mapping[str, Any], parameters: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The template as CloudFormation would deploy it with these parameters (else the
+    defaults): resources whose Condition is false removed, each Fn::If replaced by its chosen
+    branch, AWS::NoValue dropped. Every other intrinsic function is kept as it is."""
+    resolver = _Resolver(template, parameters or {})
+
+    def choose(value: Any) -> Any:
+        if isinstance(value, list):
+            items = [choose(item) for item in value]
+            return [item for item in items if item is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Fn::If"}:
+            name, when_true, when_false = value["Fn::If"]
+            return choose(when_true if resolver.condition(str(name)) else when_false)
+        if value == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        chosen = {key: choose(item) for key, item in value.items()}
+        return {key: item for key, item in chosen.items() if item is not _NO_VALUE}
+
+    result = dict(template)
+    result["Resources"] = {
+        logical_id: choose(resource)
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resolver.active(resource)
+    }
+    if "Outputs" in template:
+        result["Outputs"] = {
+            name: choose(output)
+            for name, output in template["Outputs"].items()
+            if resolver.active(output)
+        }
+    return result

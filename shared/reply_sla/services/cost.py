@@ -363,12 +363,19 @@ def monthly_usage(day: DayCounts, workload: Workload, stack: StackFacts) -> list
     kms_requests = KMS_REQUESTS_PER_KEY_PERIOD * min(
         float(day.sns_publishes), KMS_KEY_PERIODS_PER_DAY
     )
-    lines.append(UsageLine("kms_keys", stack.kms_keys, "customer managed keys in the template"))
+    lines.append(
+        UsageLine(
+            "kms_keys",
+            stack.kms_keys,
+            "customer managed keys the template creates (none with the default TopicKey "
+            "aws-managed; one with customer-managed)",
+        )
+    )
     lines.append(
         UsageLine(
             "kms_requests",
             kms_requests * m,
-            "SNS data keys for the encrypted topic (reused up to 5 minutes)",
+            "SNS data keys of the encrypted topic's key (reused up to 5 minutes)",
         )
     )
     lines.append(
