@@ -89,7 +89,9 @@ class Inbox:
         if kind == "resolved":
             turn = re.search(r"Turn id: (\S+)", body)
             assert turn is not None
-            self.seen.append(Announcement(now, self.step, kind, turn.group(1), ()))
+            named = attributes.get("level")
+            alerted = tuple(named) if isinstance(named, list | tuple) else (str(named),)
+            self.seen.append(Announcement(now, self.step, kind, turn.group(1), alerted))
             return
         levels: tuple[str, ...] = ()
         for line in body.splitlines():
@@ -255,7 +257,7 @@ def test_every_level_is_announced_once_never_early_never_after_the_reply(table, 
             count = announced[(key, level)]
             assert count <= 1, f"{key} {level} announced {count} times"
             for note in inbox.seen:
-                if note.turn == key and level in note.levels:
+                if note.kind != "resolved" and note.turn == key and level in note.levels:
                     assert note.at >= due, f"{key} {level} announced before it was due"
                     if key in replied_at:
                         assert note.step < replied_at[key], f"{key} {level} after the reply"
@@ -263,6 +265,11 @@ def test_every_level_is_announced_once_never_early_never_after_the_reply(table, 
                 assert count == 1, f"{key} {level} lost (due {due}, never announced)"
         alerted = any(announced[(key, level)] for level in ladder)
         assert resolved[key] <= 1
+        for note in inbox.seen:
+            if note.kind == "resolved" and note.turn == key:
+                # A resolved notice names only levels whose message went out
+                never_sent = [level for level in note.levels if not announced[(key, level)]]
+                assert not never_sent, f"{key} resolved notice names unsent {never_sent}"
         if key in replied_at and alerted:
             assert resolved[key] == 1, f"{key} answered after an alert, but no resolved notice"
 

@@ -156,6 +156,14 @@ class Turn(BaseModel):
         )
         return [*self.pauses, *running]
 
+    def sent_levels(self) -> list[str]:
+        """Levels whose message went out, in the order they fired. A level still claimed is
+        not among them: its checker may have died before publishing it."""
+        return sorted(
+            (level for level in self.levels_fired if level not in self.claimed_levels),
+            key=lambda level: self.levels_fired[level],
+        )
+
     @property
     def key(self) -> str:
         """A stable id for the turn, usable in commands and links."""

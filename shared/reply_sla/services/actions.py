@@ -100,11 +100,6 @@ def _event(turn: Turn, type_: EventType, at: datetime, tag: str, **detail: str) 
     )
 
 
-def _done_levels(turn: Turn) -> list[str]:
-    """Levels already sent (a claimed level whose message may not have gone out is not)."""
-    return [name for name in turn.levels_fired if name not in turn.claimed_levels]
-
-
 def messaging_window_close(store: ThreadStore, turn: Turn) -> datetime | None:
     """For a Messenger or Instagram DM, when Meta's reply window closes (less the margin): a
     limit no snooze can move, since after it the brand cannot answer in the channel."""
@@ -161,7 +156,7 @@ def _schedule(
 ) -> TurnSchedule:
     policy = book.named(turn.policy, turn.brand)
     window = paused_window(policy, turn.kind, turn.opened_at, turn.priority, state.all_pauses())
-    return schedule(window, _done_levels(turn), window_close)
+    return schedule(window, turn.sent_levels(), window_close)
 
 
 @dataclass(frozen=True)

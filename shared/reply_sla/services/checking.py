@@ -300,9 +300,11 @@ def _resolve(
     report: CheckReport,
 ) -> None:
     """A turn answered after managers were alerted: tell the levels that were alerted."""
+    if turn.claim_until is not None and turn.claim_until > now:
+        return  # a checker may still be publishing a level of it: resolve after its lease
     if not store.take_resolved(turn):
         return
-    alerted = sorted(turn.levels_fired, key=lambda level: turn.levels_fired[level])
+    alerted = turn.sent_levels()
     if not alerted:
         return  # answered before any level went out: nothing to withdraw
     brand = brand_of(turn.brand)
