@@ -7,19 +7,25 @@ time, the brand's calendar (calendar time when it has none).
 
 Pure and fast (a million waits in well under a second): waits come as separately sorted start
 and end timestamps, and the longest pieces are found from the gaps between posts, so business
-time is computed only for the few stretches that can make the top.
+time is computed only for the few stretches that can make the top. A scope of several accounts
+passes each account's waits as they are: the union of their unions is the union of all waits,
+so no million-wait list is merged.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 Elapsed = Callable[[datetime, datetime], float]
+# One group of waits (an account's): its sorted starts and its sorted ends.
+Waits = tuple[Sequence[float], Sequence[float]]
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,25 @@ def waiting_union(
     n = len(starts)
     if n == 0:
         return [], []
-    cuts = [k for k in range(n - 1) if starts[k + 1] > ends[k]]
+    # k where starts[k + 1] > ends[k], in C loops (a million waits per scope)
+    cuts = list(
+        itertools.compress(range(n - 1), map(operator.gt, itertools.islice(starts, 1, None), ends))
+    )
     return [starts[0], *(starts[k + 1] for k in cuts)], [*(ends[k] for k in cuts), ends[-1]]
 
 
+def union_of_unions(unions: Sequence[Waits]) -> Waits:
+    """The union of several groups' waits, from each group's own union (`waiting_union`)."""
+    if len(unions) == 1:
+        return unions[0]
+    return waiting_union(
+        sorted(itertools.chain.from_iterable(u[0] for u in unions)),
+        sorted(itertools.chain.from_iterable(u[1] for u in unions)),
+    )
+
+
 def _pieces_by_length(
-    union_starts: list[float], union_ends: list[float], posts: Sequence[float]
+    union_starts: Sequence[float], union_ends: Sequence[float], posts: Sequence[float]
 ) -> Iterator[tuple[float, float, float]]:
     """Every piece of the union between cuts, as (calendar length, start, end), longest first.
 
@@ -71,7 +90,7 @@ def _pieces_by_length(
         if b > posts[last]:
             edges.append((b - posts[last], posts[last], b))
     edges.sort(reverse=True)
-    gaps = [q - p for p, q in itertools.pairwise(posts)]
+    gaps = list(map(operator.sub, itertools.islice(posts, 1, None), posts))
     inner = _inner_gaps(gaps, posts, union_starts, union_ends)
     edge_iter = iter(edges)
     next_edge = next(edge_iter, None)
@@ -89,8 +108,8 @@ def _pieces_by_length(
 def _inner_gaps(
     gaps: list[float],
     posts: Sequence[float],
-    union_starts: list[float],
-    union_ends: list[float],
+    union_starts: Sequence[float],
+    union_ends: Sequence[float],
 ) -> Iterator[tuple[float, float, float]]:
     """Gaps between consecutive posts that lie inside one covered interval, longest first."""
     wanted = 64
@@ -98,8 +117,11 @@ def _inner_gaps(
     while floor > 0.0 and gaps:
         # The gaps at least as long as the `wanted`-th longest, not yet given, longest first.
         ceiling, floor = floor, heapq.nlargest(min(wanted, len(gaps)), gaps)[-1]
+        # The gaps at least `floor` long, found in a C loop; the few of them not below
+        # `ceiling` were given by an earlier batch.
+        long_enough = itertools.compress(range(len(gaps)), map(partial(operator.le, floor), gaps))
         ranked = sorted(
-            (k for k, gap in enumerate(gaps) if floor <= gap < ceiling),
+            (k for k in long_enough if gaps[k] < ceiling),
             key=lambda k: (-gaps[k], k),
         )
         for k in ranked:
@@ -126,9 +148,29 @@ def silent_stretches(
     `wait_starts` and `wait_ends` are the sorted starts and the sorted ends of the waits
     (already clipped to the period); `posts` the sorted instants the brand posted.
     """
-    if not wait_starts or top < 1:
+    return silent_stretches_of([(wait_starts, wait_ends)], posts, business=business, top=top)
+
+
+def silent_stretches_of(
+    waits: Sequence[Waits],
+    posts: Sequence[float],
+    *,
+    business: Elapsed | None = None,
+    top: int = 5,
+    unions: Sequence[Waits] | None = None,
+) -> list[Stretch]:
+    """`silent_stretches` of the waits of several groups (a scope's accounts) together.
+
+    `waits` holds each group's sorted starts and sorted ends; `posts` all the groups' posts,
+    sorted; `unions`, when known, each group's `waiting_union`, in the same order.
+    """
+    if unions is None:
+        unions = [waiting_union(starts, ends) for starts, ends in waits]
+    kept = [(group, union) for group, union in zip(waits, unions, strict=True) if group[0]]
+    waits = [group for group, _union in kept]
+    if not waits or top < 1:
         return []
-    union_starts, union_ends = waiting_union(wait_starts, wait_ends)
+    union_starts, union_ends = union_of_unions([union for _group, union in kept])
     best: list[tuple[float, float, float]] = []  # (measured, start, end)
     for length, a, b in _pieces_by_length(union_starts, union_ends, posts):
         # Business time is at most calendar time: once the top is full and the next piece is
@@ -145,7 +187,9 @@ def silent_stretches(
             end=b,
             business_seconds=measured,
             # Waits overlapping [a, b): started before b and not ended by a.
-            turns_waiting=bisect_left(wait_starts, b) - bisect_right(wait_ends, a),
+            turns_waiting=sum(
+                bisect_left(starts, b) - bisect_right(ends, a) for starts, ends in waits
+            ),
         )
         for measured, a, b in best
     ]

@@ -1,8 +1,15 @@
 """Weekly summary metrics of SLA_SEMANTICS §7, computed from stored facts (pure).
 
-One pass over the week's facts fills a tally per account; a channel's tally is its accounts'
-tallies merged, and the brand's is every account's. Each tally then gives the metrics of its
-scope, so the brand, each channel and each account are computed the same way and add up.
+The week's messages and turns are read as columns (`WeekColumns`: one list per field, per
+account), then one pass over each account's columns fills its tally; a channel's figures are
+its accounts' tallies added up, and the brand's every account's. Each scope then gives its
+metrics the same way, so the brand, each channel and each account are computed alike and add
+up.
+
+A busy week is a million turns: the pass reads numbers from lists in order, values are kept as
+doubles (`array('d')`), sorted once per account, and read across accounts without merged
+copies (order statistics by bisection, the waiting union as a union of unions); a breach's row
+is built once, when its turn is at hand.
 
 Facts are judged as of `now` (when the summary is made): a reply, a fired level or an event
 after `now` has not happened yet, so a week rebuilt later with the same `now` gives the same
@@ -15,7 +22,8 @@ import contextlib
 import gc
 import itertools
 import math
-from bisect import bisect_right
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +43,7 @@ from reply_sla.domain.models import (
     TurnStatus,
 )
 from reply_sla.domain.reputation import REPUTATION_FORMULA, reputation, speed_of
-from reply_sla.domain.silence import Elapsed, silent_stretches
+from reply_sla.domain.silence import Elapsed, Waits, silent_stretches_of, waiting_union
 from reply_sla.domain.weeks import LocalHours, local_slot
 
 SCHEMA_VERSION = 2
@@ -60,6 +68,9 @@ class WeekRecords:
     events: list[SlaEvent]
     items_read: int = 0
     requests: int = 0
+    # The week's messages and turns as columns, when the store read them that way (then the
+    # lists above may leave them out).
+    columns: WeekColumns | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,8 @@ class WeekFacts:
     (outbound); `turns` the turns opened or due in the week; `open_turns` the turns still open
     when the summary is made. `business(start, end)` measures silent stretches in the brand's
     calendar (calendar time when None). `history` holds earlier weeks' stored aggregates.
+    `columns`, when given, are the messages and turns as columns (`WeekColumns`), read instead
+    of `messages` and `turns`.
     """
 
     start: datetime
@@ -82,6 +95,7 @@ class WeekFacts:
     business: Elapsed | None = None
     timezone: str | None = None
     history: WeekHistory = field(default_factory=WeekHistory)
+    columns: WeekColumns | None = None
 
     def only(self, keep: Callable[[str, str], bool]) -> WeekFacts:
         """The same facts restricted to some channels or accounts: keep(channel, account_id)."""
@@ -91,6 +105,7 @@ class WeekFacts:
             turns=[t for t in self.turns if keep(t.channel, t.account_id)],
             events=[e for e in self.events if keep(e.channel, e.account_id)],
             open_turns=[t for t in self.open_turns if keep(t.channel, t.account_id)],
+            columns=self.columns.only(keep) if self.columns is not None else None,
         )
 
     @property
@@ -100,6 +115,156 @@ class WeekFacts:
             return self.timezone
         tz = self.start.tzinfo
         return tz.key if isinstance(tz, ZoneInfo) else "UTC"
+
+
+# Enum members by themselves: a StrEnum member hashes and compares as its value, so one lookup
+# takes a model's member (found by identity, fast) or a stored item's text alike.
+_STATUSES: dict[str, TurnStatus] = {s: s for s in TurnStatus}
+_KINDS: dict[str, TurnKind] = {k: k for k in TurnKind}
+_PRIORITIES: dict[str, Priority] = {p: p for p in Priority}
+_DIRECTIONS: dict[str, Direction] = {d: d for d in Direction}
+# The reply time of a turn not answered, and the response time of one the clock did not
+# measure, in the columns.
+NOT_ANSWERED = math.inf
+UNMEASURED = math.nan
+
+
+class AccountWeek:
+    """One account's messages and turns of a week as columns: one list per field the summary
+    reads, index i of each turn list being the same turn.
+
+    Instants are POSIX seconds and numbers plain doubles (`array('d')`), so a pass over a
+    million turns reads memory in order instead of visiting a million objects; enums are their
+    members. `source` holds each turn's fields themselves, for the few turns whose row is shown
+    or whose pauses are measured.
+    """
+
+    __slots__ = (
+        "account",
+        "breached",
+        "business",
+        "channel",
+        "due",
+        "inbound_at",
+        "kind",
+        "opened",
+        "paused",
+        "post_at",
+        "post_private",
+        "post_reply",
+        "priority",
+        "replied",
+        "source",
+        "status",
+        "target",
+    )
+
+    def __init__(self, account: str, channel: str) -> None:
+        self.account = account
+        self.channel = channel
+        # Inbound messages: when written (as read: compared and placed as datetimes, so no
+        # timestamp is taken of a million of them).
+        self.inbound_at: list[datetime] = []
+        # The brand's posts: when, whether a reply (in a thread the brand did not start: what
+        # a replay file gives is the thread, not the parent), whether private.
+        self.post_at = array("d")
+        self.post_reply: list[bool] = []
+        self.post_private: list[bool] = []
+        # Turns.
+        self.status: list[TurnStatus] = []
+        self.kind: list[TurnKind] = []
+        self.priority: list[Priority] = []
+        self.opened = array("d")
+        # When an answered turn was answered; NOT_ANSWERED for the others.
+        self.replied = array("d")
+        # Deadlines, as read (compared as datetimes; a number only for the breaches).
+        self.due: list[datetime] = []
+        # The response time in the policy's clock; UNMEASURED (NaN) when the clock did not
+        # measure it.
+        self.business = array("d")
+        self.breached: list[bool] = []
+        self.target = array("d")
+        # Snoozed now or ever (its waits are measured from `source`).
+        self.paused: list[bool] = []
+        self.source: list[Mapping[str, Any]] = []
+
+
+class WeekColumns:
+    """A week's messages and turns by account, in columns (`AccountWeek`), accounts in the
+    order first seen.
+
+    Built from models (`of`) or directly from stored items: `add_messages` and `add_turns`
+    take each item's fields by name, as `Message` / `Turn` would be validated from them
+    (enums as members or their text, times as aware datetimes, optional fields absent or None).
+    Add the messages before the turns, each turn once (by its key).
+    """
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, AccountWeek] = {}
+
+    @classmethod
+    def of(cls, messages: Iterable[Message], turns: Iterable[Turn]) -> WeekColumns:
+        """The columns of models (a model's `__dict__` is its fields by name)."""
+        columns = cls()
+        columns.add_messages(map(vars, messages))
+        columns.add_turns(map(vars, turns))
+        return columns
+
+    def _account(self, account: str, channel: str) -> AccountWeek:
+        made = self.accounts[account] = AccountWeek(account, channel)
+        return made
+
+    def add_messages(self, messages: Iterable[Mapping[str, Any]]) -> None:
+        accounts = self.accounts
+        inbound_dir, outbound_dir = Direction.INBOUND, Direction.OUTBOUND
+        for fields in messages:
+            account = fields["account_id"]
+            week = accounts.get(account) or self._account(account, fields["channel"])
+            direction = _DIRECTIONS[fields["direction"]]
+            if direction is inbound_dir:
+                week.inbound_at.append(fields["created_at"])
+            elif direction is outbound_dir:
+                week.post_at.append(fields["created_at"].timestamp())
+                thread = fields.get("thread_id")
+                week.post_reply.append(
+                    fields.get("parent_id") is not None
+                    or bool(thread and thread != fields["message_id"])
+                )
+                week.post_private.append(fields.get("private", False))
+
+    def add_turns(self, turns: Iterable[Mapping[str, Any]]) -> None:
+        accounts = self.accounts
+        statuses, kinds, priorities = _STATUSES, _KINDS, _PRIORITIES
+        answered = TurnStatus.ANSWERED
+        for fields in turns:
+            pauses = fields.get("pauses")
+            if pauses and not isinstance(pauses[0][0], datetime):
+                # A stored item's pauses are text: read them as the model does.
+                fields = vars(Turn.model_validate(fields))
+            account = fields["account_id"]
+            week = accounts.get(account) or self._account(account, fields["channel"])
+            status = statuses[fields["status"]]
+            replied = fields.get("replied_at")
+            business = fields.get("response_seconds")
+            week.status.append(status)
+            week.kind.append(kinds[fields["kind"]])
+            week.priority.append(priorities[fields.get("priority", "normal")])
+            week.opened.append(fields["opened_at"].timestamp())
+            week.replied.append(
+                replied.timestamp() if status is answered and replied is not None else NOT_ANSWERED
+            )
+            week.due.append(fields["due_at"])
+            week.business.append(UNMEASURED if business is None else business)
+            week.breached.append(fields.get("breached", False))
+            week.target.append(fields["target_seconds"])
+            week.paused.append(bool(pauses) or fields.get("snoozed_at") is not None)
+            week.source.append(fields)
+
+    def only(self, keep: Callable[[str, str], bool]) -> WeekColumns:
+        """The columns of the accounts kept: keep(channel, account_id)."""
+        kept = WeekColumns()
+        kept.accounts = {a: w for a, w in self.accounts.items() if keep(w.channel, a)}
+        return kept
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -114,17 +279,48 @@ def _rank(ordered: Sequence[float], fraction: float) -> float:
     return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
-def _stats(ordered: Sequence[float]) -> dict[str, float | int | None]:
-    """Count, median, nearest-rank p90 and mean of values already sorted."""
-    if not ordered:
+def _kth(runs: Sequence[Sequence[float]], k: int) -> float:
+    """The value at position `k` (from 0) of several sorted runs taken together: the one a
+    stable sort of the runs, concatenated in order, puts there (so a scope of several accounts
+    needs no merged list)."""
+    runs = [run for run in runs if run]
+    if len(runs) == 1:
+        return runs[0][k]
+    for run in runs:
+        lo, hi = 0, len(run)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            value = run[mid]
+            below = sum(bisect_left(r, value) for r in runs)
+            if below > k:
+                hi = mid
+                continue
+            if sum(bisect_right(r, value) for r in runs) <= k:
+                lo = mid + 1
+                continue
+            # Position k holds this value; among equal values the stable order is by run.
+            offset = k - below
+            for r in runs:
+                first, last = bisect_left(r, value), bisect_right(r, value)
+                if offset < last - first:
+                    return r[first + offset]
+                offset -= last - first
+    raise IndexError(f"position {k} is past the {sum(map(len, runs))} values")
+
+
+def _stats(runs: Sequence[Sequence[float]]) -> dict[str, float | int | None]:
+    """Count, median, nearest-rank p90 and mean of the values of sorted runs."""
+    count = sum(map(len, runs))
+    if not count:
         return {"count": 0, "median": None, "p90": None, "mean": None}
-    mid = len(ordered) // 2
-    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    mid = count // 2
+    median = _kth(runs, mid) if count % 2 else (_kth(runs, mid - 1) + _kth(runs, mid)) / 2
     return {
-        "count": len(ordered),
+        "count": count,
         "median": round(median, 1),
-        "p90": round(_rank(ordered, 0.9), 1),
-        "mean": round(math.fsum(ordered) / len(ordered), 1),
+        "p90": round(_kth(runs, max(1, math.ceil(0.9 * count)) - 1), 1),
+        # fsum is exact, so the order of the values does not matter
+        "mean": round(math.fsum(itertools.chain.from_iterable(runs)) / count, 1),
     }
 
 
@@ -149,55 +345,109 @@ def _open_at(turn: Turn, now: datetime) -> bool:
 def breach_row(turn: Turn, now: datetime, key: str | None = None) -> dict[str, Any]:
     """One breach (or overdue turn) as the files show it: where, who, how long, whose.
     `key` is the turn's key when the caller has it already."""
-    replied = _answered_by(turn, now)
-    end = replied or now
-    status = str(turn.status) if replied or turn.status is not TurnStatus.ANSWERED else "open"
+    return _row(vars(turn), now, key or turn.key)
+
+
+def _row(fields: Mapping[str, Any], now: datetime, key: str) -> dict[str, Any]:
+    """`breach_row` of a turn's fields by name (a model's, or a stored item's)."""
+    status = fields["status"]
+    answered = status == TurnStatus.ANSWERED
+    replied = fields.get("replied_at")
+    if not answered or replied is None or replied > now:
+        replied = None
+    opened = fields["opened_at"]
+    account = fields["account_id"]
     return {
-        "turn": key or turn.key,
-        "link": turn.url,
-        "channel": turn.channel,
-        "account": turn.account_id,
+        "turn": key,
+        "link": fields.get("url", ""),
+        "channel": fields["channel"],
+        "account": account,
         # str() of a StrEnum is its value, without the enum machinery (a hot path).
-        "priority": str(turn.priority),
-        "customer": (turn.author_handle or turn.author_name)[:CUSTOMER_CHARS],
-        "opened_at": turn.opened_at.isoformat(),
-        "due_at": turn.due_at.isoformat(),
+        "priority": str(fields.get("priority", "normal")),
+        "customer": (fields.get("author_handle") or fields.get("author_name") or "")[
+            :CUSTOMER_CHARS
+        ],
+        "opened_at": opened.isoformat(),
+        "due_at": fields["due_at"].isoformat(),
         "replied_at": replied.isoformat() if replied else None,
-        "waited_seconds": round((end - turn.opened_at).total_seconds()),
-        "target_seconds": turn.target_seconds,
-        "status": status,
-        "owner": turn.account_id,
-        "author_id": turn.author_id[:CUSTOMER_CHARS],
-        "kind": str(turn.kind),
-        "private": turn.private,
-        "text": turn.text[:EXCERPT_CHARS],
+        "waited_seconds": round(((replied or now) - opened).total_seconds()),
+        "target_seconds": fields["target_seconds"],
+        "status": str(status) if replied or not answered else "open",
+        "owner": account,
+        "author_id": fields["author_id"][:CUSTOMER_CHARS],
+        "kind": str(fields["kind"]),
+        "private": fields.get("private", False),
+        "text": fields.get("text", "")[:EXCERPT_CHARS],
     }
 
 
-# A breach or an overdue turn: (deadline, turn key, row, (account, author), complained).
-# Built while the turn is being read (a million turns make every revisit costly); sorts by
+# A breach or an overdue turn: (deadline, turn key, position among the week's turns, its row,
+# author, complained). Built once per turn and shared by every list that shows it; sorts by
 # deadline, then key.
-_Late = tuple[float, str, dict[str, Any], tuple[str, str], bool]
+_Late = tuple[float, str, int, dict[str, Any], str, bool]
+_COMPLAINTS = frozenset({Priority.HIGH, Priority.URGENT})
 
 
-def _late(turn: Turn, now: datetime) -> _Late:
-    key = turn.key
-    priority = turn.priority
+def _late(fields: Mapping[str, Any], now: datetime, key: str, index: int) -> _Late:
     return (
-        turn.due_at.timestamp(),
+        fields["due_at"].timestamp(),
         key,
-        breach_row(turn, now, key),
-        (turn.account_id, turn.author_id),
-        priority is Priority.HIGH or priority is Priority.URGENT,
+        index,
+        _row(fields, now, key),
+        fields["author_id"],
+        fields.get("priority", "normal") in _COMPLAINTS,
     )
 
 
+_OUTCOMES = ("opened", "on_time", "late", "open")
+
+
 class _Tally:
-    """The running figures of one scope; `merge` adds another scope's (disjoint) figures.
+    """The running figures of one account, filled by the pass over the week's facts.
 
     Per-hour counts are kept by the hour's position in the period (`LocalHours`): the heatmap
     folds them by weekday and hour, the daily rows add them up by day.
     """
+
+    __slots__ = (
+        "answered",
+        "breach_authors",
+        "breach_kinds",
+        "breaches",
+        "broadcasts",
+        "broadcasts_visible",
+        "complainers",
+        "dismissals",
+        "dismissed",
+        "due",
+        "first_business",
+        "first_calendar",
+        "heat_breaches",
+        "high",
+        "inbound",
+        "inbound_by_hour",
+        "late_by_hour",
+        "levels",
+        "next_business",
+        "next_calendar",
+        "on_time",
+        "on_time_by_hour",
+        "open_by_hour",
+        "opened",
+        "opened_by_hour",
+        "overdue",
+        "posts",
+        "replies",
+        "replies_seen",
+        "sees_posts",
+        "snoozes",
+        "speed_count",
+        "speed_sum",
+        "still_snoozed",
+        "union",
+        "wait_ends",
+        "wait_starts",
+    )
 
     def __init__(self, positions: int, broadcasts_visible: bool = False) -> None:
         self.inbound = 0
@@ -209,23 +459,34 @@ class _Tally:
         self.high = 0
         self.speed_sum = 0.0
         self.speed_count = 0
-        self.first_calendar: list[float] = []
-        self.first_business: list[float] = []
-        self.next_calendar: list[float] = []
-        self.next_business: list[float] = []
+        # Values as doubles (`array('d')`): a million of them are 8 MB in one block, not a
+        # million objects to allocate, visit and free.
+        self.first_calendar = array("d")
+        self.first_business = array("d")
+        self.next_calendar = array("d")
+        self.next_business = array("d")
         # Breaches due in the week and turns overdue now (see _Late).
         self.breaches: list[_Late] = []
         self.overdue: list[_Late] = []
         self.levels: Counter[str] = Counter()
         # Per hour position: inbound messages; turns opened and how they ended.
         self.inbound_by_hour = [0] * positions
-        self.outcomes_by_hour = {name: [0] * positions for name in _OUTCOMES}
+        self.opened_by_hour = [0] * positions
+        self.on_time_by_hour = [0] * positions
+        self.late_by_hour = [0] * positions
+        self.open_by_hour = [0] * positions
         self.heat_breaches = [0] * HOURS_OF_WEEK
         # Breaches by (channel, private, local weekday of the customer's message): findings.
         self.breach_kinds: Counter[tuple[str, bool, int]] = Counter()
-        self.wait_starts: list[float] = []
-        self.wait_ends: list[float] = []
-        self.posts: list[float] = []
+        # Customers at risk: per author, [breaches this week, the latest of them (_Late)];
+        # the authors who complained (high or urgent) and waited past the deadline.
+        self.breach_authors: dict[str, list[Any]] = {}
+        self.complainers: set[str] = set()
+        self.wait_starts = array("d")
+        self.wait_ends = array("d")
+        # The waits' union (waiting_union), once they are sorted.
+        self.union: tuple[list[float], list[float]] = ([], [])
+        self.posts = array("d")
         self.sees_posts = False
         self.replies = 0
         # Replies on channels whose broadcasts are seen: the conversation ratio's numerator.
@@ -237,67 +498,100 @@ class _Tally:
         self.snoozes: dict[str, list[float]] = {}
         self.still_snoozed = 0
 
-    def _lists(self) -> tuple[list[float], ...]:
-        return (
-            self.first_calendar,
-            self.first_business,
-            self.next_calendar,
-            self.next_business,
-            self.wait_starts,
-            self.wait_ends,
-            self.posts,
-        )
-
-    def merge(self, other: _Tally) -> None:
-        for name in (
-            "inbound",
-            "opened",
-            "answered",
-            "dismissed",
-            "due",
-            "on_time",
-            "high",
-            "speed_sum",
-            "speed_count",
-            "replies",
-            "replies_seen",
-            "broadcasts",
-            "still_snoozed",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for mine_list, theirs_list in zip(self._lists(), other._lists(), strict=True):
-            mine_list.extend(theirs_list)
-        self.breaches.extend(other.breaches)
-        self.overdue.extend(other.overdue)
-        self.levels.update(other.levels)
-        self.breach_kinds.update(other.breach_kinds)
-        self.inbound_by_hour = _add(self.inbound_by_hour, other.inbound_by_hour)
-        for name in _OUTCOMES:
-            self.outcomes_by_hour[name] = _add(
-                self.outcomes_by_hour[name], other.outcomes_by_hour[name]
-            )
-        self.heat_breaches = _add(self.heat_breaches, other.heat_breaches)
-        self.sees_posts = self.sees_posts or other.sees_posts
-        self.broadcasts_visible = self.broadcasts_visible or other.broadcasts_visible
-        for mine, theirs in ((self.dismissals, other.dismissals), (self.snoozes, other.snoozes)):
-            for person, values in theirs.items():
-                row = mine.setdefault(person, [0, 0.0, 0.0])
-                for i, value in enumerate(values):
-                    row[i] += value
-
     def sort(self) -> None:
-        # Timsort merges the sorted runs of merged tallies in near-linear time.
-        for values in self._lists():
-            values.sort()
+        """Sort the values (and take the union of the waits, which every scope reads)."""
+        self.first_calendar = _sorted(self.first_calendar)
+        self.first_business = _sorted(self.first_business)
+        self.next_calendar = _sorted(self.next_calendar)
+        self.next_business = _sorted(self.next_business)
+        self.wait_starts = _sorted(self.wait_starts)
+        self.wait_ends = _sorted(self.wait_ends)
+        self.posts = _sorted(self.posts)
         self.breaches.sort()
         self.overdue.sort()
+        self.union = waiting_union(self.wait_starts, self.wait_ends)
 
 
-_OUTCOMES = ("opened", "on_time", "late", "open")
+def _sorted(values: array[float]) -> array[float]:
+    """The values in order (sorted as a list of floats that lives only while it is sorted)."""
+    return array("d", sorted(values))
 
 
 def _add(left: list[int], right: list[int]) -> list[int]:
     return [a + b for a, b in zip(left, right, strict=True)]
+
+
+class _Scope:
+    """The figures of one scope (an account, a channel, the brand): its accounts' sorted
+    tallies added up, in the order given.
+
+    Sorted values stay one run per account: order statistics are read across the runs
+    (`_kth`) and the waiting union is the union of each account's, so no merged copy of a
+    million values is made. Posts, breaches and overdue turns are merged (their order is
+    shown, or their gaps measured).
+    """
+
+    def __init__(self, tallies: Sequence[_Tally], positions: int) -> None:
+        self.inbound = sum(t.inbound for t in tallies)
+        self.opened = sum(t.opened for t in tallies)
+        self.answered = sum(t.answered for t in tallies)
+        self.dismissed = sum(t.dismissed for t in tallies)
+        self.due = sum(t.due for t in tallies)
+        self.on_time = sum(t.on_time for t in tallies)
+        self.high = sum(t.high for t in tallies)
+        self.speed_count = sum(t.speed_count for t in tallies)
+        self.replies = sum(t.replies for t in tallies)
+        self.replies_seen = sum(t.replies_seen for t in tallies)
+        self.broadcasts = sum(t.broadcasts for t in tallies)
+        self.still_snoozed = sum(t.still_snoozed for t in tallies)
+        self.broadcasts_visible = any(t.broadcasts_visible for t in tallies)
+        # Float sums add up account by account (sum() would compensate, and differ).
+        self.speed_sum = 0.0
+        for t in tallies:
+            self.speed_sum += t.speed_sum
+        self.first_calendar = [t.first_calendar for t in tallies]
+        self.first_business = [t.first_business for t in tallies]
+        self.next_calendar = [t.next_calendar for t in tallies]
+        self.next_business = [t.next_business for t in tallies]
+        self.waits: list[Waits] = [(t.wait_starts, t.wait_ends) for t in tallies]
+        self.unions: list[Waits] = [t.union for t in tallies]
+        self.posts = (
+            tallies[0].posts
+            if len(tallies) == 1
+            else array("d", sorted(itertools.chain.from_iterable(t.posts for t in tallies)))
+        )
+        self.breaches = _merged([t.breaches for t in tallies])
+        self.overdue = _merged([t.overdue for t in tallies])
+        self.levels: Counter[str] = Counter()
+        self.breach_kinds: Counter[tuple[str, bool, int]] = Counter()
+        self.inbound_by_hour = [0] * positions
+        self.outcomes_by_hour = {name: [0] * positions for name in _OUTCOMES}
+        self.heat_breaches = [0] * HOURS_OF_WEEK
+        self.dismissals: dict[str, list[float]] = {}
+        self.snoozes: dict[str, list[float]] = {}
+        for t in tallies:
+            self.levels.update(t.levels)
+            self.breach_kinds.update(t.breach_kinds)
+            self.inbound_by_hour = _add(self.inbound_by_hour, t.inbound_by_hour)
+            for name, by_hour in zip(
+                _OUTCOMES,
+                (t.opened_by_hour, t.on_time_by_hour, t.late_by_hour, t.open_by_hour),
+                strict=True,
+            ):
+                self.outcomes_by_hour[name] = _add(self.outcomes_by_hour[name], by_hour)
+            self.heat_breaches = _add(self.heat_breaches, t.heat_breaches)
+            for mine, theirs in ((self.dismissals, t.dismissals), (self.snoozes, t.snoozes)):
+                for person, values in theirs.items():
+                    row = mine.setdefault(person, [0, 0.0, 0.0])
+                    for i, value in enumerate(values):
+                        row[i] += value
+
+
+def _merged(runs: list[list[_Late]]) -> list[_Late]:
+    """Sorted runs as one sorted list (Timsort merges sorted runs in near-linear time)."""
+    if len(runs) == 1:
+        return runs[0]
+    return sorted(itertools.chain.from_iterable(runs))
 
 
 @dataclass
@@ -308,19 +602,51 @@ class _Pass:
     channel_of: dict[str, str]
 
 
-def _tally_week(facts: WeekFacts, hours: LocalHours) -> _Pass:
-    """Route every fact of the week to its account's tally (one pass over each list).
+@dataclass(frozen=True)
+class _Period:
+    """The instants a summary compares facts with, in every form the pass needs."""
 
-    This is the hot loop of a summary (a million turns in seconds): instants are compared as
-    POSIX timestamps, an hour is one bisection, and nothing is built per turn but the numbers
-    the metrics need.
+    now: datetime
+    start_ts: float
+    end_ts: float
+    now_ts: float
+    # The part of the week that has happened: min(end, now).
+    horizon_ts: float
+    start_utc: datetime
+    end_utc: datetime
+    now_utc: datetime
+    hours: LocalHours
+    zone: str
+
+    @classmethod
+    def of(cls, facts: WeekFacts, hours: LocalHours) -> _Period:
+        start, end, now = facts.start, facts.end, facts.now
+        return cls(
+            now=now,
+            start_ts=start.timestamp(),
+            end_ts=end.timestamp(),
+            now_ts=now.timestamp(),
+            horizon_ts=min(end.timestamp(), now.timestamp()),
+            start_utc=start.astimezone(UTC),
+            end_utc=end.astimezone(UTC),
+            now_utc=now.astimezone(UTC),
+            hours=hours,
+            zone=facts.zone,
+        )
+
+
+def _tally_week(facts: WeekFacts, hours: LocalHours) -> _Pass:
+    """Route every fact of the week to its account's tally.
+
+    The week's messages and turns are read as columns (`WeekColumns`: given, or taken from the
+    models in one tight pass, each model read once), then each account's columns are tallied
+    by plain loops over lists of numbers: a million turns read from memory in order, not a
+    million models visited field by field. Open turns of earlier weeks and events are few and
+    read as they are.
     """
-    start, end, now = facts.start, facts.end, facts.now
-    start_ts, end_ts, now_ts = start.timestamp(), end.timestamp(), now.timestamp()
-    horizon_ts = min(end_ts, now_ts)
-    zone = facts.zone
-    hour_starts, first_hour, hours_end = hours.starts, hours.starts[0], hours.end
-    positions = len(hour_starts)
+    period = _Period.of(facts, hours)
+    columns = facts.columns or WeekColumns.of(facts.messages, facts.turns)
+    positions = len(hours.starts)
     accounts: dict[str, _Tally] = {}
     channel_of: dict[str, str] = {}
 
@@ -329,157 +655,47 @@ def _tally_week(facts: WeekFacts, hours: LocalHours) -> _Pass:
         channel_of[account] = channel
         return made
 
-    inbound_dir, outbound_dir = Direction.INBOUND, Direction.OUTBOUND
-    for message in facts.messages:
-        t = accounts.get(message.account_id) or new_tally(message.account_id, message.channel)
-        ts = message.created_at.timestamp()
-        direction = message.direction
-        if direction is inbound_dir:
-            if start_ts <= ts < end_ts:
-                t.inbound += 1
-                if first_hour <= ts < hours_end:
-                    t.inbound_by_hour[bisect_right(hour_starts, ts) - 1] += 1
-        elif direction is outbound_dir:
-            # The brand's own posts are known for this account: they are the cuts of its
-            # silent stretches (replies among them), not the turns' reply instants.
-            t.sees_posts = True
-            if start_ts <= ts < horizon_ts:
-                t.posts.append(ts)
-                # A reply is a post in a thread the brand did not start; the rest are
-                # broadcasts (what a replay file gives: the thread, not the parent).
-                thread = message.thread_id
-                if message.parent_id is not None or (thread and thread != message.message_id):
-                    t.replies += 1
-                    if t.broadcasts_visible:
-                        t.replies_seen += 1
-                elif not message.private and t.broadcasts_visible:
-                    t.broadcasts += 1
-
-    open_status, answered_status = TurnStatus.OPEN, TurnStatus.ANSWERED
-    dismissed_status, first_kind = TurnStatus.DISMISSED, TurnKind.FIRST
-    high, urgent = Priority.HIGH, Priority.URGENT
-    # Deadlines are compared as datetimes (a fast path when both are UTC), not timestamps.
-    start_utc, end_utc, now_utc = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
+    for account, week in columns.accounts.items():
+        _tally_messages(week, period, new_tally(account, week.channel))
     # An open turn may be both among the week's turns and the open ones: count it once.
     open_keys = {o.key for o in facts.open_turns}
     seen_open: set[str] = set()
-    for turn in facts.turns:
-        status = turn.status
-        if status is open_status and open_keys:
-            key = turn.key
-            if key in seen_open:
-                continue
-            if key in open_keys:
-                seen_open.add(key)
-        t = accounts.get(turn.account_id) or new_tally(turn.account_id, turn.channel)
-        opened_ts = turn.opened_at.timestamp()
-        due_at = turn.due_at
-        reply_ts: float | None = None
-        if status is answered_status:
-            reply_ts = turn.replied_at.timestamp() if turn.replied_at is not None else None
-            if reply_ts is not None and reply_ts > now_ts:
-                reply_ts = None  # answered after the summary was made: still waiting then
-        if status is not dismissed_status:
-            # The wait, clipped to the part of the week that has happened.
-            a = opened_ts if opened_ts > start_ts else start_ts
-            b = horizon_ts if reply_ts is None or reply_ts > horizon_ts else reply_ts
-            if a < b:
-                if turn.pauses or turn.snoozed_at is not None:
-                    t.still_snoozed += _snoozed_at(turn, now) and reply_ts is None
-                    for x, y in _minus_pauses(a, b, _pause_spans(turn, now)):
-                        t.wait_starts.append(x)
-                        t.wait_ends.append(y)
-                else:
-                    t.wait_starts.append(a)
-                    t.wait_ends.append(b)
-            if reply_ts is None:
-                if due_at < now_utc:
-                    t.overdue.append(_late(turn, now))
-            elif not t.sees_posts and start_ts <= reply_ts < horizon_ts:
-                t.posts.append(reply_ts)
-        if start_ts <= opened_ts < end_ts:
-            t.opened += 1
-            priority = turn.priority
-            if priority is high or priority is urgent:
-                t.high += 1
-            if status is dismissed_status:
-                t.dismissed += 1
-                outcome = ""
-            elif reply_ts is not None:
-                t.answered += 1
-                calendar = reply_ts - opened_ts
-                business = turn.response_seconds
-                if business is None:
-                    business = calendar
-                if turn.kind is first_kind:
-                    t.first_calendar.append(calendar)
-                    t.first_business.append(business)
-                else:
-                    t.next_calendar.append(calendar)
-                    t.next_business.append(business)
-                # speed_of(), inlined: this runs once per answered turn.
-                target = turn.target_seconds
-                if target > 0:
-                    speed = 1.0 - business / (2.0 * target)
-                    if speed > 0.0:
-                        t.speed_sum += speed
-                else:
-                    t.speed_sum += speed_of(business, target)
-                t.speed_count += 1
-                outcome = "late" if turn.breached else "on_time"
-            else:
-                outcome = "open"
-            if first_hour <= opened_ts < hours_end:
-                position = bisect_right(hour_starts, opened_ts) - 1
-                by_hour = t.outcomes_by_hour
-                by_hour["opened"][position] += 1
-                if outcome:
-                    by_hour[outcome][position] += 1
-        if start_utc <= due_at < end_utc and due_at <= now_utc and status is not dismissed_status:
-            t.due += 1
-            if reply_ts is not None:
-                late = turn.breached
-                if not late:
-                    t.on_time += 1
-            else:
-                late = now_utc > due_at
-            if late:
-                t.breaches.append(_late(turn, now))
-                slot = local_slot(turn.opened_at, zone)
-                t.heat_breaches[slot] += 1
-                t.breach_kinds[(turn.channel, turn.private, slot // 24)] += 1
-    for turn in facts.open_turns:
+    first = 0
+    for account, week in columns.accounts.items():
+        _tally_turns(week, period, accounts[account], open_keys, seen_open, first)
+        first += len(week.status)
+    now, start_ts, horizon_ts = facts.now, period.start_ts, period.horizon_ts
+    for index, turn in enumerate(facts.open_turns, start=first):
         # Open turns from earlier weeks: only their waiting and lateness count this week.
         key = turn.key
         if key in seen_open or not _open_at(turn, now):
             continue
         seen_open.add(key)
+        fields = vars(turn)
         t = accounts.get(turn.account_id) or new_tally(turn.account_id, turn.channel)
         a = max(turn.opened_at.timestamp(), start_ts)
-        t.still_snoozed += _snoozed_at(turn, now)
-        for x, y in _minus_pauses(a, horizon_ts, _pause_spans(turn, now)):
+        t.still_snoozed += _snoozed_at(fields, now)
+        for x, y in _minus_pauses(a, horizon_ts, _pause_spans(fields, now)):
             t.wait_starts.append(x)
             t.wait_ends.append(y)
         if turn.due_at < now:
-            t.overdue.append(_late(turn, now))
+            t.overdue.append(_late(fields, now, key, index))
 
-    index: dict[tuple[str, str, int], Turn] | None = None
+    start_utc, end_utc, now_utc = period.start_utc, period.end_utc, period.now_utc
+    opened_at_of: dict[tuple[str, str, int], datetime] | None = None
     for event in facts.events:
         at = event.at
-        if not (start <= at < end) or at > now:
+        if not (start_utc <= at < end_utc) or at > now_utc:
             continue
         t = accounts.get(event.account_id) or new_tally(event.account_id, event.channel)
         kind = event.type
         if kind in LEVEL_EVENTS:
             t.levels[event.level or kind.value] += 1
         elif kind is EventType.DISMISSED:
-            if index is None:
-                index = {
-                    (u.account_id, u.thread_id, u.seq): u
-                    for u in itertools.chain(facts.turns, facts.open_turns)
-                }
-            turn_of = index.get((event.account_id, event.thread_id, event.turn_seq))
-            waited = (at - turn_of.opened_at).total_seconds() if turn_of else 0.0
+            if opened_at_of is None:
+                opened_at_of = _opened_at_by_turn(columns, facts.open_turns)
+            opened_at = opened_at_of.get((event.account_id, event.thread_id, event.turn_seq))
+            waited = (at - opened_at).total_seconds() if opened_at else 0.0
             row = t.dismissals.setdefault(event.detail.get("by") or "unknown", [0, 0.0, 0.0])
             row[0] += 1
             row[1] += max(0.0, waited)
@@ -495,21 +711,223 @@ def _tally_week(facts: WeekFacts, hours: LocalHours) -> _Pass:
     return _Pass(accounts=accounts, channel_of=channel_of)
 
 
-def _pause_spans(turn: Turn, now: datetime) -> list[tuple[datetime, datetime]]:
+def _opened_at_by_turn(
+    columns: WeekColumns, open_turns: Iterable[Turn]
+) -> dict[tuple[str, str, int], datetime]:
+    """When each turn opened, by (account, thread, seq): the week's turns, then the open ones."""
+    found = {
+        (f["account_id"], f["thread_id"], f["seq"]): f["opened_at"]
+        for week in columns.accounts.values()
+        for f in week.source
+    }
+    found.update(((t.account_id, t.thread_id, t.seq), t.opened_at) for t in open_turns)
+    return found
+
+
+def _tally_messages(week: AccountWeek, period: _Period, t: _Tally) -> None:
+    """An account's inbound messages (counted, by hour) and posts (the cuts of its silent
+    stretches; replies and broadcasts)."""
+    start_utc, end_utc = period.start_utc, period.end_utc
+    written = [at for at in week.inbound_at if start_utc <= at < end_utc]
+    t.inbound = len(written)
+    # Every instant of the period lies in its local hours (they run from the local midnight
+    # that starts its first day to the one that ends its last): no range check is needed.
+    by_hour = t.inbound_by_hour
+    for position in map(bisect_right, itertools.repeat(period.hours.starts_utc), written):
+        by_hour[position - 1] += 1
+    # The brand's own posts are known for this account: they are the cuts of its silent
+    # stretches (replies among them), not the turns' reply instants.
+    t.sees_posts = bool(week.post_at)
+    start_ts, horizon_ts = period.start_ts, period.horizon_ts
+    visible = t.broadcasts_visible
+    posts = t.posts
+    replies = broadcasts = 0
+    for at, reply, private in zip(week.post_at, week.post_reply, week.post_private, strict=True):
+        if start_ts <= at < horizon_ts:
+            posts.append(at)
+            if reply:
+                replies += 1
+            elif not private:
+                broadcasts += 1
+    t.replies = replies
+    if visible:
+        t.replies_seen = replies
+        t.broadcasts = broadcasts
+
+
+def _tally_turns(
+    week: AccountWeek,
+    period: _Period,
+    t: _Tally,
+    open_keys: set[str],
+    seen_open: set[str],
+    first: int,
+) -> None:
+    """An account's turns: waits, lateness, response times and speed, by hour; `first` is the
+    position of its first turn among all the week's turns (which orders identical breaches).
+
+    Instants are compared as POSIX seconds or as UTC datetimes, whichever the column holds:
+    the order of instants and of their timestamps is the same."""
+    start_ts, end_ts = period.start_ts, period.end_ts
+    now_ts, horizon_ts, now = period.now_ts, period.horizon_ts, period.now
+    start_utc, end_utc, now_utc = period.start_utc, period.end_utc, period.now_utc
+    hour_starts, slots, zone = period.hours.starts, period.hours.slots, period.zone
+    open_status, dismissed_status = TurnStatus.OPEN, TurnStatus.DISMISSED
+    first_kind, high, urgent = TurnKind.FIRST, Priority.HIGH, Priority.URGENT
+    sources, paused = week.source, week.paused
+    wait_start, wait_end = t.wait_starts.append, t.wait_ends.append
+    post = t.posts.append
+    first_calendar, first_business = t.first_calendar.append, t.first_business.append
+    next_calendar, next_business = t.next_calendar.append, t.next_business.append
+    overdue_turn, breach = t.overdue.append, t.breaches.append
+    opened_by_hour, open_by_hour = t.opened_by_hour, t.open_by_hour
+    on_time_by_hour, late_by_hour = t.on_time_by_hour, t.late_by_hour
+    heat_breaches, breach_kinds = t.heat_breaches, t.breach_kinds
+    breach_authors, complainers = t.breach_authors, t.complainers
+    sees_posts = t.sees_posts
+    opened = answered = dismissed = due = on_time = high_count = speed_count = 0
+    still_snoozed = 0
+    speed_sum = 0.0
+    columns = zip(
+        week.status,
+        week.kind,
+        week.priority,
+        week.opened,
+        week.replied,
+        week.due,
+        week.business,
+        week.breached,
+        week.target,
+        strict=True,
+    )
+    for i, (
+        status,
+        kind,
+        priority,
+        opened_ts,
+        replied_ts,
+        due_at,
+        business,
+        breached,
+        target,
+    ) in enumerate(columns):
+        key: str | None = None
+        if status is open_status and open_keys:
+            key = _key(sources[i])
+            if key in seen_open:
+                continue
+            if key in open_keys:
+                seen_open.add(key)
+        # Not answered, or answered after the summary was made: still waiting then.
+        reply_ts = replied_ts if replied_ts <= now_ts else None
+        late_row: _Late | None = None
+        if status is not dismissed_status:
+            # The wait, clipped to the part of the week that has happened.
+            a = opened_ts if opened_ts > start_ts else start_ts
+            b = horizon_ts if reply_ts is None or reply_ts > horizon_ts else reply_ts
+            if a < b:
+                if paused[i]:
+                    fields = sources[i]
+                    still_snoozed += _snoozed_at(fields, now) and reply_ts is None
+                    for x, y in _minus_pauses(a, b, _pause_spans(fields, now)):
+                        wait_start(x)
+                        wait_end(y)
+                else:
+                    wait_start(a)
+                    wait_end(b)
+            if reply_ts is None:
+                if due_at < now_utc:
+                    fields = sources[i]
+                    late_row = _late(fields, now, key or _key(fields), first + i)
+                    overdue_turn(late_row)
+            elif not sees_posts and start_ts <= reply_ts < horizon_ts:
+                post(reply_ts)
+        position = -1
+        if start_ts <= opened_ts < end_ts:
+            opened += 1
+            if priority is high or priority is urgent:
+                high_count += 1
+            # An instant of the period always has an hour position (see _tally_messages).
+            position = bisect_right(hour_starts, opened_ts) - 1
+            opened_by_hour[position] += 1
+            if status is dismissed_status:
+                dismissed += 1
+            elif reply_ts is not None:
+                answered += 1
+                calendar = reply_ts - opened_ts
+                if business != business:  # UNMEASURED (NaN is the one value not equal to itself)
+                    business = calendar
+                if kind is first_kind:
+                    first_calendar(calendar)
+                    first_business(business)
+                else:
+                    next_calendar(calendar)
+                    next_business(business)
+                # speed_of(), inlined: this runs once per answered turn.
+                if target > 0:
+                    speed = 1.0 - business / (2.0 * target)
+                    if speed > 0.0:
+                        speed_sum += speed
+                else:
+                    speed_sum += speed_of(business, target)
+                speed_count += 1
+                if breached:
+                    late_by_hour[position] += 1
+                else:
+                    on_time_by_hour[position] += 1
+            else:
+                open_by_hour[position] += 1
+        if start_utc <= due_at < end_utc and due_at <= now_utc and status is not dismissed_status:
+            due += 1
+            if reply_ts is not None:
+                late = breached
+                if not late:
+                    on_time += 1
+            else:
+                late = now_utc > due_at
+            if late:
+                fields = sources[i]
+                late_row = late_row or _late(fields, now, key or _key(fields), first + i)
+                breach(late_row)
+                author = late_row[4]
+                seen = breach_authors.get(author)
+                if seen is None:
+                    breach_authors[author] = [1, late_row]
+                else:
+                    seen[0] += 1
+                    # The latest deadline's row names the customer (an index decides a tie).
+                    if late_row[:3] > seen[1][:3]:
+                        seen[1] = late_row
+                if late_row[5]:
+                    complainers.add(author)
+                # The local hour of the customer's message: its hour position when it is in
+                # the period (the same weekday and hour), else from the zone.
+                slot = slots[position] if position >= 0 else local_slot(fields["opened_at"], zone)
+                heat_breaches[slot] += 1
+                breach_kinds[(fields["channel"], fields.get("private", False), slot // 24)] += 1
+    t.opened, t.answered, t.dismissed, t.high = opened, answered, dismissed, high_count
+    t.due, t.on_time, t.speed_count, t.speed_sum = due, on_time, speed_count, speed_sum
+    t.still_snoozed += still_snoozed
+
+
+def _key(fields: Mapping[str, Any]) -> str:
+    """A turn's key (`Turn.key`) from its fields."""
+    return f"{fields['account_id']}:{fields['thread_id']}:{fields['seq']}"
+
+
+def _pause_spans(fields: Mapping[str, Any], now: datetime) -> list[tuple[datetime, datetime]]:
     """The spans a person paused the turn's clock: ended snoozes, and the one running."""
-    spans = list(turn.pauses)
-    if turn.snoozed_at is not None:
-        spans.append((turn.snoozed_at, min(turn.snoozed_until or now, now)))
+    spans = list(fields.get("pauses") or ())
+    snoozed_at = fields.get("snoozed_at")
+    if snoozed_at is not None:
+        spans.append((snoozed_at, min(fields.get("snoozed_until") or now, now)))
     return spans
 
 
-def _snoozed_at(turn: Turn, now: datetime) -> bool:
-    """Snoozed when the summary is made."""
-    return (
-        turn.snoozed_at is not None
-        and turn.snoozed_at <= now
-        and (turn.snoozed_until is None or turn.snoozed_until > now)
-    )
+def _snoozed_at(fields: Mapping[str, Any], now: datetime) -> bool:
+    """Snoozed when the summary is made (a turn's fields by name)."""
+    snoozed_at, until = fields.get("snoozed_at"), fields.get("snoozed_until")
+    return snoozed_at is not None and snoozed_at <= now and (until is None or until > now)
 
 
 def _seconds(text: str | None) -> float:
@@ -535,7 +953,7 @@ def _minus_pauses(
     return pieces
 
 
-def _daily(tally: _Tally, facts: WeekFacts, hours: LocalHours) -> list[dict[str, Any]]:
+def _daily(tally: _Scope, facts: WeekFacts, hours: LocalHours) -> list[dict[str, Any]]:
     """Per local day of the period: inbound messages, turns opened, and how they ended."""
     zone = ZoneInfo(facts.zone)
     first = facts.start.astimezone(zone).date()
@@ -564,63 +982,99 @@ def _heatmap(by_position: list[int], hours: LocalHours) -> list[int]:
     return heat
 
 
-def _risk_rows(
-    breaches: Sequence[_Late], history: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """Customers a brand is about to lose: breached more than once in RISK_WEEKS weeks, or
-    complained (high or urgent) and waited past the deadline this week.
+def _customers_at_risk(
+    accounts: Mapping[str, _Tally], history: Sequence[Mapping[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Customers a brand is about to lose, by account: breached more than once in RISK_WEEKS
+    weeks, or complained (high or urgent) and waited past the deadline this week.
 
-    `breaches` are this week's, earliest deadline first; `history` the earlier weeks' breach
-    authors, oldest first. A customer is an author on one account.
+    A customer is an author on one account, so each account is looked at on its own (the
+    breach authors its tally counted, and its rows of `history`: the earlier weeks' breach
+    authors, oldest first), accounts seen only in `history` included. Each list is in the order
+    customers are shown (`_risk_order`).
     """
-    this_week = Counter(late[3] for late in breaches)
-    earlier: Counter[tuple[str, str]] = Counter()
+    earlier: dict[str, list[Mapping[str, Any]]] = {}
     for row in history:
-        earlier[(str(row["account"]), str(row["author_id"]))] += int(row["breaches"])
-    complained = {late[3] for late in breaches if late[4]}
-    wanted = {
-        key
-        for key in this_week.keys() | earlier.keys()
-        if this_week.get(key, 0) + earlier.get(key, 0) > 1 or key in complained
+        earlier.setdefault(str(row["account"]), []).append(row)
+    found = {
+        account: _account_risk(account, t.breach_authors, t.complainers, earlier.get(account, []))
+        for account, t in accounts.items()
     }
-    people: dict[tuple[str, str], tuple[str, str, str, str]] = {}
-    for row in history:  # oldest first: later weeks' names and links win
-        key = (str(row["account"]), str(row["author_id"]))
-        if key in wanted:
-            people[key] = (
-                str(row["customer"])[:CUSTOMER_CHARS],
-                str(row["channel"]),
-                str(row["link"]),
-                str(row["last_due_at"]),
+    for account, rows in earlier.items():
+        if account not in found:
+            found[account] = _account_risk(account, {}, set(), rows)
+    return found
+
+
+def _account_risk(
+    account: str,
+    breach_authors: Mapping[str, list[Any]],
+    complained: set[str],
+    history: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    earlier: dict[str, int] = {}
+    for entry in history:
+        author = str(entry["author_id"])
+        earlier[author] = earlier.get(author, 0) + int(entry["breaches"])
+    wanted = {
+        author
+        for author in breach_authors.keys() | earlier.keys()
+        if (breach_authors[author][0] if author in breach_authors else 0) + earlier.get(author, 0)
+        > 1
+        or author in complained
+    }
+    people: dict[str, tuple[str, str, str, str]] = {}
+    for entry in history:  # oldest first: later weeks' names and links win
+        author = str(entry["author_id"])
+        if author in wanted:
+            people[author] = (
+                str(entry["customer"])[:CUSTOMER_CHARS],
+                str(entry["channel"]),
+                str(entry["link"]),
+                str(entry["last_due_at"]),
             )
-    for _due, _key, row, key, _complained in breaches:
-        if key in wanted:  # earliest deadline first: the last one wins
-            customer = row["customer"] or row["author_id"]
-            people[key] = (customer, row["channel"], row["link"], row["due_at"])
     at_risk = []
-    for key in wanted:
-        customer, channel, link, last_due = people[key]
-        now_count, before = this_week.get(key, 0), earlier.get(key, 0)
+    for author in wanted:
+        seen = breach_authors.get(author)
+        now_count = 0
+        if seen is not None:  # this week's latest breach wins over earlier weeks'
+            now_count, latest = seen[0], seen[1][3]
+            people[author] = (
+                latest["customer"] or latest["author_id"],
+                latest["channel"],
+                latest["link"],
+                latest["due_at"],
+            )
+        customer, channel, link, last_due = people[author]
+        before = earlier.get(author, 0)
         at_risk.append(
             {
                 "customer": customer,
-                "author_id": key[1][:CUSTOMER_CHARS],
-                "account": key[0],
+                "author_id": author[:CUSTOMER_CHARS],
+                "account": account,
                 "channel": channel,
                 "breaches_4_weeks": now_count + before,
                 "breaches_this_week": now_count,
-                "complained": key in complained,
+                "complained": author in complained,
                 "link": link,
                 "last_due_at": last_due,
             }
         )
-    return sorted(
-        at_risk,
-        key=lambda e: (-e["breaches_4_weeks"], not e["complained"], e["account"], e["author_id"]),
+    at_risk.sort(key=_risk_order)
+    return at_risk
+
+
+def _risk_order(person: Mapping[str, Any]) -> tuple[int, bool, str, str]:
+    """Most breaches first, complaints first, then by account and author."""
+    return (
+        -person["breaches_4_weeks"],
+        not person["complained"],
+        person["account"],
+        person["author_id"],
     )
 
 
-def _pause_audit(tally: _Tally) -> dict[str, Any]:
+def _pause_audit(tally: _Scope) -> dict[str, Any]:
     """Who dismissed or snoozed how many waits, and how long they had waited or were paused."""
     dismissed, snoozed = tally.dismissals, tally.snoozes
     return {
@@ -654,22 +1108,21 @@ def _iso(ts: float, zone: ZoneInfo) -> str:
 
 
 def _metrics(
-    tally: _Tally,
+    tally: _Scope,
     facts: WeekFacts,
     hours: LocalHours,
     at_risk: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The §7 metrics of one scope from its sorted tally; `at_risk` are the scope's customers
-    at risk."""
+    """The §7 metrics of one scope; `at_risk` are the scope's customers at risk."""
     response_rate = _ratio(tally.answered, tally.opened - tally.dismissed)
     attainment = _ratio(tally.on_time, tally.due)
     zone = ZoneInfo(facts.zone)
-    stretches = silent_stretches(
-        tally.wait_starts,
-        tally.wait_ends,
+    stretches = silent_stretches_of(
+        tally.waits,
         tally.posts,
         business=facts.business,
         top=SILENT_STRETCHES_SHOWN,
+        unions=tally.unions,
     )
     score, parts = reputation(
         {
@@ -698,7 +1151,7 @@ def _metrics(
             "business": _stats(tally.next_business),
             "calendar": _stats(tally.next_calendar),
         },
-        "breaches": [late[2] for late in tally.breaches],
+        "breaches": [late[3] for late in tally.breaches],
         "open_overdue": len(tally.overdue),
         "escalations_sent": dict(sorted(tally.levels.items())),
         "pause_audit": _pause_audit(tally),
@@ -725,26 +1178,20 @@ def _metrics(
     }
 
 
-def _merged(tallies: Iterable[_Tally], positions: int) -> _Tally:
-    total = _Tally(positions)
-    for one in tallies:
-        total.merge(one)
-    total.sort()
-    return total
-
-
 @dataclass
 class _Scopes:
-    """Every scope's sorted tally, with the breach rows and customers at risk they share."""
+    """Every account's sorted tally and the brand's scope, with the customers at risk."""
 
     hours: LocalHours
-    whole: _Tally
+    whole: _Scope
     accounts: dict[str, _Tally]
     channels: dict[str, list[str]]
+    # Customers at risk by account, and all of them in the order shown.
+    at_risk_of: dict[str, list[dict[str, Any]]]
     at_risk: list[dict[str, Any]]
 
-    def merged(self, accounts: Iterable[str]) -> _Tally:
-        return _merged((self.accounts[a] for a in accounts), len(self.hours.starts))
+    def of(self, accounts: Iterable[str]) -> _Scope:
+        return _Scope([self.accounts[a] for a in accounts], len(self.hours.starts))
 
 
 @contextlib.contextmanager
@@ -765,12 +1212,13 @@ def _scopes(facts: WeekFacts) -> _Scopes:
     week = _tally_week(facts, hours)
     for tally in week.accounts.values():
         tally.sort()
-    whole = _merged(week.accounts.values(), len(hours.starts))
-    at_risk = _risk_rows(whole.breaches, facts.history.breach_authors)
+    whole = _Scope(list(week.accounts.values()), len(hours.starts))
+    at_risk_of = _customers_at_risk(week.accounts, facts.history.breach_authors)
+    at_risk = sorted(itertools.chain.from_iterable(at_risk_of.values()), key=_risk_order)
     channels: dict[str, list[str]] = {}
     for account, channel in sorted(week.channel_of.items()):
         channels.setdefault(channel, []).append(account)
-    return _Scopes(hours, whole, week.accounts, channels, at_risk)
+    return _Scopes(hours, whole, week.accounts, channels, at_risk_of, at_risk)
 
 
 def week_metrics(facts: WeekFacts) -> dict[str, Any]:
@@ -815,14 +1263,13 @@ def _weekly_summary(
 
     facts = replace(facts, timezone=timezone)
     scopes = _scopes(facts)
+    # Customers at risk of each account and channel, in the brand's order.
+    risk_of_channel: dict[str, list[dict[str, Any]]] = {}
+    for person in scopes.at_risk:
+        risk_of_channel.setdefault(person["channel"], []).append(person)
     by_account = {
-        account: _metrics(
-            tally,
-            facts,
-            scopes.hours,
-            [r for r in scopes.at_risk if r["account"] == account],
-        )
-        for account, tally in sorted(scopes.accounts.items())
+        account: _metrics(scopes.of([account]), facts, scopes.hours, scopes.at_risk_of[account])
+        for account in sorted(scopes.accounts)
     }
     by_channel: dict[str, dict[str, Any]] = {}
     for channel, members in sorted(scopes.channels.items()):
@@ -831,10 +1278,10 @@ def _weekly_summary(
             by_account[members[0]]
             if len(members) == 1
             else _metrics(
-                scopes.merged(members),
+                scopes.of(members),
                 facts,
                 scopes.hours,
-                [r for r in scopes.at_risk if r["channel"] == channel],
+                risk_of_channel.get(channel, []),
             )
         )
     brand_metrics = _metrics(scopes.whole, facts, scopes.hours, scopes.at_risk)
@@ -853,7 +1300,7 @@ def _weekly_summary(
         "by_channel": by_channel,
         "by_account": by_account,
         "daily": _daily(scopes.whole, facts, scopes.hours),
-        "open_overdue_turns": [late[2] for late in scopes.whole.overdue],
+        "open_overdue_turns": [late[3] for late in scopes.whole.overdue],
         "trends": trends(facts.history, week, current),
         "reputation_formula": REPUTATION_FORMULA,
     }

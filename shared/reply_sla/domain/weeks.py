@@ -68,6 +68,8 @@ class LocalHours:
     spring-forward day the missing hour starts when the next one does (it is empty); on a
     fall-back day the repeated hour lasts two real hours. An hour's position is its index in
     `starts`; `slots[position]` is `weekday * 24 + hour` (Monday 00:00-01:00 is 0).
+    `starts_utc` are the same instants as UTC datetimes: a UTC datetime is placed by comparing
+    it with them directly (much faster than taking its timestamp first).
     """
 
     def __init__(self, start: datetime, end: datetime, timezone: str) -> None:
@@ -84,6 +86,7 @@ class LocalHours:
                 )
             day += timedelta(days=1)
         self.end = datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+        self.starts_utc = [datetime.fromtimestamp(ts, UTC) for ts in self.starts]
         self.slots = [
             ((first_weekday + position // 24) % 7) * 24 + position % 24
             for position in range(len(self.starts))

@@ -200,6 +200,7 @@ def build_weekly_summary(
         turns=records.turns,
         events=records.events,
         open_turns=store.overdue_turns(brand, now),
+        columns=records.columns,
         business=business_elapsed,
         timezone=timezone,
         history=history_from(earlier, stored, risk_weeks),
