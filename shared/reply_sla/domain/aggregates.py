@@ -18,7 +18,8 @@ TREND_WEEKS = 8
 # One number per metric and scope, in this order in the CSV (after its historical columns) and
 # in the trends. Names follow SLA_SEMANTICS §7; `_seconds` are calendar seconds and
 # `_business_seconds` the policy's clock.
-FLAT_METRICS: tuple[str, ...] = (
+# The metrics a summary scope already holds as plain numbers, copied as they are.
+_PLAIN_METRICS: tuple[str, ...] = (
     "inbound_messages",
     "turns_opened",
     "turns_answered",
@@ -28,6 +29,9 @@ FLAT_METRICS: tuple[str, ...] = (
     "turns_on_time",
     "sla_attainment",
     "open_overdue",
+)
+FLAT_METRICS: tuple[str, ...] = (
+    *_PLAIN_METRICS,
     "first_response_median_seconds",
     "first_response_p90_seconds",
     "first_response_mean_seconds",
@@ -84,19 +88,7 @@ def _stat(metrics: Mapping[str, Any], which: str, clock: str, stat: str) -> Numb
 
 def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, Number]:
     """One scope's metrics as plain numbers (a CSV row, a stored aggregate, a trend point)."""
-    row: dict[str, Number] = {}
-    for name in (
-        "inbound_messages",
-        "turns_opened",
-        "turns_answered",
-        "turns_dismissed",
-        "response_rate",
-        "turns_due",
-        "turns_on_time",
-        "sla_attainment",
-        "open_overdue",
-    ):
-        row[name] = metrics[name]
+    row: dict[str, Number] = {name: metrics[name] for name in _PLAIN_METRICS}
     for which in ("first_response", "next_response"):
         for clock, suffix in (("calendar", "seconds"), ("business", "business_seconds")):
             for stat in ("median", "p90", "mean"):

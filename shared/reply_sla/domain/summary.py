@@ -68,9 +68,6 @@ class WeekRecords:
     events: list[SlaEvent]
     items_read: int = 0
     requests: int = 0
-    # The week's messages and turns as columns, when the store read them that way (then the
-    # lists above may leave them out).
-    columns: WeekColumns | None = None
 
 
 @dataclass(frozen=True)

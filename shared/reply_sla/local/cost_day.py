@@ -507,20 +507,6 @@ class DayResult:
     channel_requests: int = 0
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
 def stack_facts(template_path: Path = DEFAULT_TEMPLATE_PATH) -> StackFacts:
     """Alarms, dashboards, keys and schedules as template.yaml and its nested templates deploy
     them with the default parameters (a resource whose condition is false is not counted)."""
@@ -783,7 +769,7 @@ def run_day(
     """
     from moto import mock_aws
 
-    from reply_sla.local.demo import SimClock
+    from reply_sla.local.demo import SimClock, environment
     from reply_sla.settings import Settings
     from reply_sla.wiring import Container, use_container
 
@@ -812,13 +798,13 @@ def run_day(
     saved_endpoint = os.environ.pop("AWS_ENDPOINT_URL", None)
     try:
         with (
-            _environment(env),
+            environment(env),
             mock_aws(),
             warnings_silenced(),
             transactions_without_table_copies(),
         ):
             run = _Run(workload, template_path, script, clock)
-            with _environment(
+            with environment(
                 {
                     **run.resources.as_environment(),
                     "ACTION_KEY_SECRET_ARN": run.key_arn,

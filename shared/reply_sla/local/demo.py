@@ -76,7 +76,8 @@ class LambdaContextStub:
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set these environment variables for the block, then put back what was there."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -205,7 +206,7 @@ def run_demo(
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "DUE_SHARDS": "1",
         }
-        with _environment(env):
+        with environment(env):
             session = boto3.session.Session()
             resources = provision_local(
                 session,

@@ -8,7 +8,7 @@ are read again. Each build stores its own aggregate for the weeks after it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -200,7 +200,6 @@ def build_weekly_summary(
         turns=records.turns,
         events=records.events,
         open_turns=store.overdue_turns(brand, now),
-        columns=records.columns,
         business=business_elapsed,
         timezone=timezone,
         history=history_from(earlier, stored, risk_weeks),
@@ -268,17 +267,7 @@ def replayed_summary(
     label = week or week_of(facts.start, settings.timezone)
     scoped = facts.only(lambda _channel, account: config.account(account).brand == brand)
     return weekly_summary(
-        WeekFacts(
-            start=scoped.start,
-            end=scoped.end,
-            now=scoped.now,
-            messages=scoped.messages,
-            turns=scoped.turns,
-            events=scoped.events,
-            open_turns=scoped.open_turns,
-            business=brand_calendar(config, brand),
-            timezone=settings.timezone,
-        ),
+        replace(scoped, business=brand_calendar(config, brand), timezone=settings.timezone),
         brand=brand,
         brand_name=settings.name,
         week=label,
