@@ -138,7 +138,9 @@ class ThreadStore(LadderStore, Protocol):
 
     # Weekly summaries: a brand-week's records, overdue turns, stored weekly aggregates.
 
-    def week_records(self, brand: str, week: str) -> WeekRecords: ...
+    def week_records(self, brand: str, week: str, *, as_columns: bool = False) -> WeekRecords:
+        """The week's facts; with `as_columns`, messages and turns as `WeekRecords.columns`."""
+        ...
 
     def overdue_turns(self, brand: str, now: datetime) -> list[Turn]: ...
 

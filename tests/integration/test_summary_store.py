@@ -18,6 +18,8 @@ from reply_sla.adapters.dynamodb_store import SUMMARY_EVENTS, DynamoThreadStore
 from reply_sla.config import AccountConfig
 from reply_sla.domain.models import Direction, EventType, Message, TurnStatus
 from reply_sla.domain.policy import FixedWindowPolicy, ReplyToEveryInbound
+from reply_sla.domain.summary import WeekFacts, WeekRecords, weekly_summary
+from reply_sla.domain.weeks import week_bounds
 from reply_sla.local.provision import provision_table
 from reply_sla.services.actions import parse_turn_key, snooze_turn
 from reply_sla.services.polling import poll_account
@@ -157,6 +159,57 @@ def test_a_snooze_that_moves_a_deadline_into_the_next_week_moves_the_turn_there(
         e for e in store.week_records("acme", "2026-W47").events if e.type.value == "snoozed"
     ]
     assert snoozes and snoozes[0].detail["by"] == "sam"
+
+
+def test_the_week_read_as_columns_gives_the_summary_of_the_week_read_as_models(
+    store: DynamoThreadStore,
+):
+    # Given two weeks of turns, one of them snoozed (its waits are measured from its pauses)
+    two_weeks(store)
+    snooze_turn(
+        store,
+        FixedWindowPolicy(),
+        parse_turn_key(f"{ACCOUNT.id}:b9:1"),
+        W47_TUESDAY + timedelta(hours=9),
+        "checking with the warehouse",
+        "sam",
+        W47_TUESDAY + timedelta(hours=5),
+    )
+    now = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    # When W47 is read once as models and once straight into columns
+    models = store.week_records("acme", "2026-W47")
+    columns = store.week_records("acme", "2026-W47", as_columns=True)
+    # Then the columns hold every message and turn, and no model list is filled
+    assert columns.columns is not None
+    assert not (columns.inbound or columns.outbound or columns.turns)
+    [week] = columns.columns.accounts.values()
+    assert len(week.inbound_at) == len(models.inbound) == 12
+    assert len(week.post_at) == len(models.outbound) == 8
+    assert len(week.status) == len(models.turns) == 13
+    assert columns.items_read == models.items_read
+    # and the summary made from either is the same document
+
+    def summary(records: WeekRecords) -> dict[str, Any]:
+        start, end = week_bounds("2026-W47", "UTC")
+        facts = WeekFacts(
+            start=start,
+            end=end,
+            now=now,
+            messages=[*records.inbound, *records.outbound],
+            turns=records.turns,
+            events=records.events,
+            open_turns=store.overdue_turns("acme", now),
+            timezone="UTC",
+            columns=records.columns,
+        )
+        return weekly_summary(
+            facts, brand="acme", brand_name="Acme", week="2026-W47", timezone="UTC"
+        )
+
+    from_columns, from_models = summary(columns), summary(models)
+    assert from_columns["metrics"]["turns_opened"] == 12
+    assert from_columns["metrics"]["pause_audit"] == from_models["metrics"]["pause_audit"]
+    assert from_columns == from_models
 
 
 def test_overdue_turns_are_the_open_turns_past_their_deadline(store: DynamoThreadStore):

@@ -37,7 +37,7 @@ class WeekStore:
     aggregates: dict[str, dict[str, Any]] = field(default_factory=dict)
     asked: list[tuple[list[str], list[str]]] = field(default_factory=list)
 
-    def week_records(self, brand: str, week: str) -> WeekRecords:
+    def week_records(self, brand: str, week: str, *, as_columns: bool = False) -> WeekRecords:
         return self.records.get(week, WeekRecords([], [], [], []))
 
     def overdue_turns(self, brand: str, now: datetime) -> list[Turn]:

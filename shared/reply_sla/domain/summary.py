@@ -68,6 +68,9 @@ class WeekRecords:
     events: list[SlaEvent]
     items_read: int = 0
     requests: int = 0
+    #: The messages and turns as columns, when the store was asked for them (`inbound`,
+    #: `outbound` and `turns` are then empty): no model is built per item.
+    columns: WeekColumns | None = None
 
 
 @dataclass(frozen=True)
@@ -810,7 +813,7 @@ def _tally_turns(
     ) in enumerate(columns):
         key: str | None = None
         if status is open_status and open_keys:
-            key = _key(sources[i])
+            key = turn_key_of(sources[i])
             if key in seen_open:
                 continue
             if key in open_keys:
@@ -835,7 +838,7 @@ def _tally_turns(
             if reply_ts is None:
                 if due_at < now_utc:
                     fields = sources[i]
-                    late_row = _late(fields, now, key or _key(fields), first + i)
+                    late_row = _late(fields, now, key or turn_key_of(fields), first + i)
                     overdue_turn(late_row)
             elif not sees_posts and start_ts <= reply_ts < horizon_ts:
                 post(reply_ts)
@@ -884,7 +887,7 @@ def _tally_turns(
                 late = now_utc > due_at
             if late:
                 fields = sources[i]
-                late_row = late_row or _late(fields, now, key or _key(fields), first + i)
+                late_row = late_row or _late(fields, now, key or turn_key_of(fields), first + i)
                 breach(late_row)
                 author = late_row[4]
                 seen = breach_authors.get(author)
@@ -907,7 +910,7 @@ def _tally_turns(
     t.still_snoozed += still_snoozed
 
 
-def _key(fields: Mapping[str, Any]) -> str:
+def turn_key_of(fields: Mapping[str, Any]) -> str:
     """A turn's key (`Turn.key`) from its fields."""
     return f"{fields['account_id']}:{fields['thread_id']}:{fields['seq']}"
 

@@ -188,7 +188,7 @@ def build_weekly_summary(
     Built again with the same `now` from the same stored facts, a week gives the same figures.
     """
     start, end = week_bounds(week, timezone)
-    records = store.week_records(brand, week)
+    records = store.week_records(brand, week, as_columns=True)
     earlier = weeks_before(week, TREND_WEEKS - 1)
     risk_weeks = weeks_before(week, RISK_WEEKS - 1)
     stored = store.week_aggregates(brand, earlier, risk_weeks)
@@ -200,6 +200,7 @@ def build_weekly_summary(
         turns=records.turns,
         events=records.events,
         open_turns=store.overdue_turns(brand, now),
+        columns=records.columns,
         business=business_elapsed,
         timezone=timezone,
         history=history_from(earlier, stored, risk_weeks),
