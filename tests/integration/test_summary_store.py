@@ -191,16 +191,13 @@ def test_the_week_read_as_columns_gives_the_summary_of_the_week_read_as_models(
 
     def summary(records: WeekRecords) -> dict[str, Any]:
         start, end = week_bounds("2026-W47", "UTC")
-        facts = WeekFacts(
+        facts = WeekFacts.of_records(
+            records,
             start=start,
             end=end,
             now=now,
-            messages=[*records.inbound, *records.outbound],
-            turns=records.turns,
-            events=records.events,
             open_turns=store.overdue_turns("acme", now),
             timezone="UTC",
-            columns=records.columns,
         )
         return weekly_summary(
             facts, brand="acme", brand_name="Acme", week="2026-W47", timezone="UTC"

@@ -97,6 +97,34 @@ class WeekFacts:
     history: WeekHistory = field(default_factory=WeekHistory)
     columns: WeekColumns | None = None
 
+    @classmethod
+    def of_records(
+        cls,
+        records: WeekRecords,
+        *,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        open_turns: Sequence[Turn],
+        timezone: str | None = None,
+        business: Elapsed | None = None,
+        history: WeekHistory | None = None,
+    ) -> WeekFacts:
+        """The facts of what a store read for the week (as models or as columns)."""
+        return cls(
+            start=start,
+            end=end,
+            now=now,
+            messages=[*records.inbound, *records.outbound],
+            turns=records.turns,
+            events=records.events,
+            open_turns=open_turns,
+            business=business,
+            timezone=timezone,
+            history=history if history is not None else WeekHistory(),
+            columns=records.columns,
+        )
+
     def only(self, keep: Callable[[str, str], bool]) -> WeekFacts:
         """The same facts restricted to some channels or accounts: keep(channel, account_id)."""
         return replace(

@@ -192,15 +192,12 @@ def build_weekly_summary(
     earlier = weeks_before(week, TREND_WEEKS - 1)
     risk_weeks = weeks_before(week, RISK_WEEKS - 1)
     stored = store.week_aggregates(brand, earlier, risk_weeks)
-    facts = WeekFacts(
+    facts = WeekFacts.of_records(
+        records,
         start=start,
         end=end,
         now=now,
-        messages=[*records.inbound, *records.outbound],
-        turns=records.turns,
-        events=records.events,
         open_turns=store.overdue_turns(brand, now),
-        columns=records.columns,
         business=business_elapsed,
         timezone=timezone,
         history=history_from(earlier, stored, risk_weeks),
