@@ -141,13 +141,20 @@ def read_target_lines(output: str, code: int, _path: Path | None) -> Outcome:
     """A bench that prints one line per figure with its target and says `met` or `MISSED`."""
     outcome = Outcome()
     for line in output.splitlines():
-        if "target" not in line:
+        # "name: value (target: <= X) met" or "name   value unit   target <= X unit  ok";
+        # a verdict line ("some targets MISSED") is no figure.
+        if not re.search(r"target:?\s*(<=|<|>=|=|\d)", line):
             continue
         text = line.strip()
         missed = "MISS" in text
-        name, _, rest = text.partition(": ")
-        value, _, target = rest.partition("target")
-        target = re.sub(r"\)?\s*:?\s*(met|MISSED|MISS|PASS)\s*$", "", target.strip(" :")).strip(
+        if ": " in text.partition("target")[0]:
+            name, _, rest = text.partition(": ")
+            value, _, target = rest.partition("target")
+        else:
+            before, _, target = text.partition("target")
+            name, _, value = before.strip().rpartition("  ")
+            name, value = name.strip(), value.strip()
+        target = re.sub(r"\)?\s*:?\s*(met|ok|MISSED|MISS|PASS)\s*$", "", target.strip(" :")).strip(
             " )"
         )
         outcome.figures.append(
