@@ -44,6 +44,7 @@ from reply_sla.domain.summary import (
     weekly_summary,
 )
 from reply_sla.domain.weeks import week_bounds, weeks_before
+from tests.unit.builders import turn_event
 
 ACCOUNTS = [
     ("acme-x", "x"),
@@ -98,21 +99,6 @@ def random_week(seed: int, week: str, zone: str, count: int, made: str, clock: b
             created_at=when,
             direction=direction,
             **kw,
-        )
-
-    def event(
-        turn: Turn, kind: EventType, when: datetime, level: str | None = None, **detail: str
-    ) -> SlaEvent:
-        return SlaEvent(
-            brand="acme",
-            account_id=turn.account_id,
-            channel=turn.channel,
-            thread_id=turn.thread_id,
-            turn_seq=turn.seq,
-            type=kind,
-            at=when,
-            level=level,
-            detail=detail,
         )
 
     turns: list[Turn] = []
@@ -184,11 +170,13 @@ def random_week(seed: int, week: str, zone: str, count: int, made: str, clock: b
         for level, kind in (("warning", EventType.WARNING), ("breach", EventType.BREACHED)):
             if rnd.random() < 0.4:
                 events.append(
-                    event(turn, kind, opened + timedelta(minutes=40), rnd.choice([level, None]))
+                    turn_event(
+                        turn, kind, opened + timedelta(minutes=40), rnd.choice([level, None])
+                    )
                 )
         if turn.status is TurnStatus.DISMISSED and rnd.random() < 0.8:
             events.append(
-                event(
+                turn_event(
                     turn,
                     EventType.DISMISSED,
                     opened + timedelta(minutes=30),
@@ -196,9 +184,11 @@ def random_week(seed: int, week: str, zone: str, count: int, made: str, clock: b
                 )
             )
         if rnd.random() < 0.15:
-            events.append(event(turn, EventType.SNOOZED, opened + timedelta(minutes=5), by="sam"))
             events.append(
-                event(
+                turn_event(turn, EventType.SNOOZED, opened + timedelta(minutes=5), by="sam")
+            )
+            events.append(
+                turn_event(
                     turn,
                     EventType.RESUMED,
                     opened + timedelta(minutes=50),

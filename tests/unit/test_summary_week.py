@@ -29,7 +29,6 @@ from reply_sla.domain.models import (
     EventType,
     Message,
     Priority,
-    SlaEvent,
     Turn,
     TurnKind,
     TurnStatus,
@@ -37,6 +36,7 @@ from reply_sla.domain.models import (
 from reply_sla.domain.reputation import REPUTATION_FORMULA
 from reply_sla.domain.summary import WeekFacts, week_metrics, weekly_summary
 from reply_sla.domain.weeks import week_bounds
+from tests.unit.builders import turn_event
 
 MADRID = "Europe/Madrid"
 WEEK = "2026-W47"
@@ -148,34 +148,20 @@ MESSAGES = [
 ]
 
 
-def event(
-    turn: Turn, kind: EventType, when: datetime, level: str | None = None, **detail: str
-) -> SlaEvent:
-    return SlaEvent(
-        brand="acme",
-        account_id=turn.account_id,
-        channel=turn.channel,
-        thread_id=turn.thread_id,
-        turn_seq=turn.seq,
-        type=kind,
-        at=when,
-        level=level,
-        detail=detail,
-    )
-
-
 EVENTS = [
-    event(T1, EventType.WARNING, at(21, 10, 45), "warning"),
-    event(T1, EventType.BREACHED, at(21, 11), "breach"),
-    event(T3, EventType.WARNING, at(21, 15, 45), "warning"),
-    event(T3, EventType.BREACHED, at(21, 16), "breach"),
-    event(T3, EventType.ESCALATED, at(21, 18), "manager"),
-    event(T5, EventType.BREACHED, at(21, 19), "breach"),
+    turn_event(T1, EventType.WARNING, at(21, 10, 45), "warning"),
+    turn_event(T1, EventType.BREACHED, at(21, 11), "breach"),
+    turn_event(T3, EventType.WARNING, at(21, 15, 45), "warning"),
+    turn_event(T3, EventType.BREACHED, at(21, 16), "breach"),
+    turn_event(T3, EventType.ESCALATED, at(21, 18), "manager"),
+    turn_event(T5, EventType.BREACHED, at(21, 19), "breach"),
     # Sunday 22:45 UTC is still the week before in Madrid: left out
-    event(T8, EventType.WARNING, at(15, 22, 45), "warning"),
-    event(T7, EventType.DISMISSED, at(19, 8), reason="spam", by="lead"),
-    event(T4, EventType.SNOOZED, at(17, 9, 5), "snooze-1", until="x", reason="asked", by="sam"),
-    event(
+    turn_event(T8, EventType.WARNING, at(15, 22, 45), "warning"),
+    turn_event(T7, EventType.DISMISSED, at(19, 8), reason="spam", by="lead"),
+    turn_event(
+        T4, EventType.SNOOZED, at(17, 9, 5), "snooze-1", until="x", reason="asked", by="sam"
+    ),
+    turn_event(
         T4,
         EventType.RESUMED,
         at(17, 9, 15),
@@ -185,7 +171,7 @@ EVENTS = [
         paused_seconds="600",
         paused_calendar_seconds="600",
     ),
-    event(T4, EventType.REPLIED, at(17, 9, 20)),
+    turn_event(T4, EventType.REPLIED, at(17, 9, 20)),
 ]
 # Two weeks before, eve's turn breached too: with this week's, twice in 4 weeks.
 HISTORY = history_from(
