@@ -1303,7 +1303,8 @@ class DynamoThreadStore:
         if as_columns:
             columns = WeekColumns()
             columns.add_messages(itertools.chain(found["inbound"], found["outbound"]))
-            # A turn due in the week that opened in an earlier one is read once per range.
+            # Each turn once by its key, as the model path keeps them (the ranges are disjoint
+            # by construction; this guards the summary against counting a turn twice).
             unique: dict[str, dict[str, Any]] = {}
             for item in found["turns"]:
                 unique.setdefault(turn_key_of(item), item)
