@@ -18,6 +18,7 @@ an X account. Every target is one hour of calendar time.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -393,6 +394,23 @@ def test_the_same_week_rebuilt_gives_identical_numbers(summary):
     again = weekly_summary(facts(), brand="acme", brand_name="ACME", week=WEEK, timezone=MADRID)
     # Then every figure is the same
     assert again == summary
+
+
+def test_messages_in_time_order_or_not_give_the_same_hours(summary):
+    # Given the week's messages in time order (as the store reads them) and in reverse
+    ordered = sorted(MESSAGES, key=lambda m: m.created_at)
+    assert ordered != MESSAGES
+    made = {}
+    for name, messages in (("ordered", ordered), ("reversed", ordered[::-1])):
+        week = replace(facts(), messages=messages)
+        # When each is summed up
+        made[name] = weekly_summary(
+            week, brand="acme", brand_name="ACME", week=WEEK, timezone=MADRID
+        )
+    # Then the hours, days and counts are the same either way, and the same as the fixture's
+    assert made["ordered"] == made["reversed"] == summary
+    heatmap = summary["metrics"]["hour_of_week"]["inbound_messages"]
+    assert sum(map(sum, heatmap)) == summary["metrics"]["inbound_messages"] > 0
 
 
 def test_a_reply_after_the_summary_was_made_does_not_change_a_rebuild_as_of_then(summary):

@@ -22,10 +22,11 @@ import contextlib
 import gc
 import itertools
 import math
+import operator
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -686,16 +687,16 @@ def _tally_week(facts: WeekFacts, hours: LocalHours) -> _Pass:
     for account, week in columns.accounts.items():
         _tally_messages(week, period, new_tally(account, week.channel))
     # An open turn may be both among the week's turns and the open ones: count it once.
-    open_keys = {o.key for o in facts.open_turns}
+    open_by_key = {o.key: o for o in facts.open_turns}
+    open_keys = open_by_key.keys()
     seen_open: set[str] = set()
     first = 0
     for account, week in columns.accounts.items():
         _tally_turns(week, period, accounts[account], open_keys, seen_open, first)
         first += len(week.status)
     now, start_ts, horizon_ts = facts.now, period.start_ts, period.horizon_ts
-    for index, turn in enumerate(facts.open_turns, start=first):
+    for index, (key, turn) in enumerate(open_by_key.items(), start=first):
         # Open turns from earlier weeks: only their waiting and lateness count this week.
-        key = turn.key
         if key in seen_open or not _open_at(turn, now):
             continue
         seen_open.add(key)
@@ -756,13 +757,23 @@ def _tally_messages(week: AccountWeek, period: _Period, t: _Tally) -> None:
     """An account's inbound messages (counted, by hour) and posts (the cuts of its silent
     stretches; replies and broadcasts)."""
     start_utc, end_utc = period.start_utc, period.end_utc
-    written = [at for at in week.inbound_at if start_utc <= at < end_utc]
-    t.inbound = len(written)
-    # Every instant of the period lies in its local hours (they run from the local midnight
-    # that starts its first day to the one that ends its last): no range check is needed.
-    by_hour = t.inbound_by_hour
-    for position in map(bisect_right, itertools.repeat(period.hours.starts_utc), written):
-        by_hour[position - 1] += 1
+    inbound_at, by_hour, starts = week.inbound_at, t.inbound_by_hour, period.hours.starts_utc
+    if all(map(operator.le, inbound_at, itertools.islice(inbound_at, 1, None))):
+        # In time order, as the store reads them: each hour's count is the distance between
+        # where its start and the next one's would go.
+        first, last = bisect_left(inbound_at, start_utc), bisect_left(inbound_at, end_utc)
+        t.inbound = last - first
+        cuts = [bisect_left(inbound_at, at, first, last) for at in starts[1:]]
+        for position, (a, b) in enumerate(zip([first, *cuts], [*cuts, last], strict=True)):
+            by_hour[position] = b - a
+    else:
+        written = [at for at in inbound_at if start_utc <= at < end_utc]
+        t.inbound = len(written)
+        # Every instant of the period lies in its local hours (they run from the local
+        # midnight that starts its first day to the one that ends its last): no range check
+        # is needed.
+        for position in map(bisect_right, itertools.repeat(starts), written):
+            by_hour[position - 1] += 1
     # The brand's own posts are known for this account: they are the cuts of its silent
     # stretches (replies among them), not the turns' reply instants.
     t.sees_posts = bool(week.post_at)
@@ -787,7 +798,7 @@ def _tally_turns(
     week: AccountWeek,
     period: _Period,
     t: _Tally,
-    open_keys: set[str],
+    open_keys: Collection[str],
     seen_open: set[str],
     first: int,
 ) -> None:
