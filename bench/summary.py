@@ -205,16 +205,7 @@ def synthetic_week(
 
 def _events(turn: Turn, replied: datetime | None) -> list[SlaEvent]:
     def event(kind: EventType, at: datetime, level: str | None = None) -> SlaEvent:
-        return SlaEvent(
-            brand="acme",
-            account_id=turn.account_id,
-            channel=turn.channel,
-            thread_id=turn.thread_id,
-            turn_seq=turn.seq,
-            type=kind,
-            at=at,
-            level=level,
-        )
+        return SlaEvent.of_turn(turn, kind, at, level)
 
     found = [event(EventType.TURN_OPENED, turn.opened_at)]
     waited_until = replied or turn.opened_at + timedelta(days=30)

@@ -121,18 +121,8 @@ def event(
 def turn_event(
     turn: Turn, kind: EventType, when: datetime, level: str | None = None, **detail: str
 ) -> SlaEvent:
-    """An event of `turn` (its account, channel, thread and seq)."""
-    return SlaEvent(
-        brand="acme",
-        account_id=turn.account_id,
-        channel=turn.channel,
-        thread_id=turn.thread_id,
-        turn_seq=turn.seq,
-        type=kind,
-        at=when,
-        level=level,
-        detail=detail,
-    )
+    """An event of `turn` (its brand, account, channel, thread and seq)."""
+    return SlaEvent.of_turn(turn, kind, when, level, detail)
 
 
 def facts(

@@ -485,15 +485,8 @@ class DynamoThreadStore:
     def dismiss_turn(self, turn: Turn, reason: str, by: str, now: datetime) -> bool:
         """Close an open turn as needing no reply, with the `dismissed` event, atomically.
         False when it was no longer open (answered or dismissed meanwhile)."""
-        event = SlaEvent(
-            brand=turn.brand,
-            account_id=turn.account_id,
-            channel=turn.channel,
-            thread_id=turn.thread_id,
-            turn_seq=turn.seq,
-            type=EventType.DISMISSED,
-            at=now,
-            detail={"reason": reason[:500], "by": by[:100]},
+        event = SlaEvent.of_turn(
+            turn, EventType.DISMISSED, now, detail={"reason": reason[:500], "by": by[:100]}
         )
         update = {
             "Update": {

@@ -185,6 +185,28 @@ class SlaEvent(BaseModel):
     level: str | None = None
     detail: dict[str, str] = Field(default_factory=dict)
 
+    @classmethod
+    def of_turn(
+        cls,
+        turn: Turn,
+        type_: EventType,
+        at: datetime,
+        level: str | None = None,
+        detail: dict[str, str] | None = None,
+    ) -> SlaEvent:
+        """An event of `turn` (its brand, account, channel, thread and seq)."""
+        return cls(
+            brand=turn.brand,
+            account_id=turn.account_id,
+            channel=turn.channel,
+            thread_id=turn.thread_id,
+            turn_seq=turn.seq,
+            type=type_,
+            at=at,
+            level=level,
+            detail=detail or {},
+        )
+
     @property
     def event_id(self) -> str:
         """Deterministic, so that recording the same fact twice stores it once."""

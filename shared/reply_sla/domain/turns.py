@@ -64,15 +64,8 @@ class ThreadAdvance:
 
 
 def _event(turn: Turn, type_: EventType, message: Message, **detail: str) -> SlaEvent:
-    return SlaEvent(
-        brand=turn.brand,
-        account_id=turn.account_id,
-        channel=turn.channel,
-        thread_id=turn.thread_id,
-        turn_seq=turn.seq,
-        type=type_,
-        at=message.created_at,
-        detail={"message_id": message.message_id, **detail},
+    return SlaEvent.of_turn(
+        turn, type_, message.created_at, detail={"message_id": message.message_id, **detail}
     )
 
 

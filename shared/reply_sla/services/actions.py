@@ -87,17 +87,7 @@ def parse_turn_key(text: str) -> TurnRef:
 
 
 def _event(turn: Turn, type_: EventType, at: datetime, tag: str, **detail: str) -> SlaEvent:
-    return SlaEvent(
-        brand=turn.brand,
-        account_id=turn.account_id,
-        channel=turn.channel,
-        thread_id=turn.thread_id,
-        turn_seq=turn.seq,
-        type=type_,
-        at=at,
-        level=tag,
-        detail=detail,
-    )
+    return SlaEvent.of_turn(turn, type_, at, tag, detail)
 
 
 def messaging_window_close(store: ThreadStore, turn: Turn) -> datetime | None:

@@ -266,15 +266,11 @@ def _confirm(
 ) -> None:
     turn = claim.turn
     events = [
-        SlaEvent(
-            brand=turn.brand,
-            account_id=turn.account_id,
-            channel=turn.channel,
-            thread_id=turn.thread_id,
-            turn_seq=turn.seq,
-            type=_LEVEL_EVENT.get(level, EventType.ESCALATED),
-            at=now,
-            level=level,
+        SlaEvent.of_turn(
+            turn,
+            _LEVEL_EVENT.get(level, EventType.ESCALATED),
+            now,
+            level,
             detail={
                 "notification_id": message_ids,
                 "due_at": turn.due_at.isoformat(),
