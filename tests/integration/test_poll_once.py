@@ -149,10 +149,77 @@ def test_channels_add_stores_the_secret_and_appends_the_account(moto_aws, tmp_pa
     assert code == 0 and "s3cret" not in out
     text = config.read_text()
     assert text.startswith("# our brands") and "# end" in text
-    assert 'secret: "replysla/acme-masto"' in text and "s3cret" not in text
-    # And the secret holds the credentials
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId="replysla/acme-masto")
-    assert json.loads(secret["SecretString"]) == {"access_token": "s3cret-token"}
+    assert 'secret: "replysla/channels#acme-masto"' in text and "s3cret" not in text
+    # And the stack's one channel secret holds the credentials under the account's entry
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId="replysla/channels")
+    assert json.loads(secret["SecretString"]) == {"acme-masto": {"access_token": "s3cret-token"}}
+
+
+def _add(config: Path, creds: Path, account: str, *extra: str) -> int:
+    return main(
+        [
+            "channels",
+            "add",
+            "--config",
+            str(config),
+            "--id",
+            account,
+            "--brand",
+            "acme",
+            "--channel",
+            "mastodon",
+            "--credentials-file",
+            str(creds),
+            *extra,
+        ]
+    )
+
+
+def test_channels_add_shares_one_secret_and_keeps_the_other_entries(
+    moto_aws, tmp_path: Path, capsys
+):
+    import boto3
+
+    from reply_sla.adapters.config_source import credentials_from
+
+    config = tmp_path / "replysla.yaml"
+    config.write_text("brands: {acme: {name: ACME}}\naccounts: []\n")
+    creds = tmp_path / "creds.json"
+    creds.write_text('{"access_token": "first"}')
+    assert _add(config, creds, "acme-one") == 0
+    creds.write_text('{"access_token": "second"}')
+    assert _add(config, creds, "acme-two") == 0
+    # An account given a secret of its own gets one
+    creds.write_text('{"access_token": "own"}')
+    assert _add(config, creds, "acme-own", "--secret", "replysla/acme-own") == 0
+    client = boto3.client("secretsmanager")
+    names = sorted(s["Name"] for s in client.list_secrets()["SecretList"])
+    assert names == ["replysla/acme-own", "replysla/channels"]
+    shared = client.get_secret_value(SecretId="replysla/channels")["SecretString"]
+    # Each account reads back its own entry, as the poll functions do
+    assert credentials_from(shared, "replysla/channels", "acme-one") == {"access_token": "first"}
+    assert credentials_from(shared, "replysla/channels", "acme-two") == {"access_token": "second"}
+    own = client.get_secret_value(SecretId="replysla/acme-own")["SecretString"]
+    assert json.loads(own) == {"access_token": "own"}
+
+
+def test_channels_add_refuses_a_shared_secret_that_is_not_an_object(
+    moto_aws, tmp_path: Path, capsys
+):
+    import boto3
+
+    boto3.client("secretsmanager").create_secret(Name="replysla/channels", SecretString="[1]")
+    config = tmp_path / "replysla.yaml"
+    original = "brands: {acme: {name: ACME}}\naccounts: []\n"
+    config.write_text(original)
+    creds = tmp_path / "creds.json"
+    creds.write_text('{"access_token": "t"}')
+    # Then nothing is overwritten: the secret and the config stay as they were
+    assert _add(config, creds, "acme-one") == 2
+    assert "not a JSON object of account entries" in capsys.readouterr().err
+    assert config.read_text() == original
+    value = boto3.client("secretsmanager").get_secret_value(SecretId="replysla/channels")
+    assert value["SecretString"] == "[1]"
 
 
 def test_channels_add_refuses_missing_credential_keys(moto_aws, tmp_path: Path, capsys):

@@ -1,4 +1,6 @@
-"""Stores an account's credentials in Secrets Manager (one JSON secret per account)."""
+"""Stores an account's credentials in Secrets Manager: a secret of its own, or one entry of a
+secret shared by several accounts (`name#entry`; a secret costs 0.40 USD a month, so one secret
+for all of a stack's accounts is the default of `replysla channels add`)."""
 
 from __future__ import annotations
 
@@ -10,23 +12,70 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reply_sla.errors import ConfigError
 
+#: Secrets Manager's limit on a secret's value.
+MAX_SECRET_BYTES = 65_536
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__))
+
+
+def _current(client: Any, secret_id: str) -> dict[str, Any] | None:
+    """The shared secret's entries, or None when it does not exist yet. Never logs values."""
+    try:
+        raw = client.get_secret_value(SecretId=secret_id)["SecretString"]
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"cannot add an entry to the secret {secret_id}: it is not a JSON object of "
+            "account entries (give --secret a secret of its own)"
+        )
+    return value
+
 
 def store_credentials(client: Any, name: str, credentials: Mapping[str, str]) -> str:
-    """Create the secret, or put a new version if it exists; returns its ARN. Never logs values."""
-    body = json.dumps(dict(credentials))
+    """Store the credentials and return the secret's ARN. Never logs values.
+
+    `name` is a secret holding these credentials alone (created, or given a new version), or
+    `name#entry` for the `entry` object of a shared secret: the other entries are kept.
+    """
+    secret_id, _, entry = name.partition("#")
     try:
+        existing: dict[str, Any] | None = None
+        if entry:
+            existing = _current(client, secret_id)
+            value: dict[str, Any] = {**(existing or {}), entry: dict(credentials)}
+        else:
+            value = dict(credentials)
+        body = json.dumps(value)
+        if len(body.encode()) > MAX_SECRET_BYTES:
+            raise ConfigError(
+                f"the secret {secret_id} would exceed Secrets Manager's 64 KB with the entry "
+                f"{entry!r}: give --secret another secret (e.g. {secret_id}-2#{entry})"
+            )
+        response = _write(client, secret_id, body, exists=existing is not None)
+    except (ClientError, BotoCoreError) as exc:
+        raise ConfigError(f"cannot store the secret {secret_id}: {_code(exc)}") from exc
+    return str(response["ARN"])
+
+
+def _write(client: Any, secret_id: str, body: str, *, exists: bool) -> Any:
+    if not exists:
         try:
-            response = client.create_secret(
-                Name=name,
+            return client.create_secret(
+                Name=secret_id,
                 SecretString=body,
                 Description="replysla channel credentials",
                 Tags=[{"Key": "app", "Value": "replysla"}],
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceExistsException":
+            if _code(exc) != "ResourceExistsException":
                 raise
-            response = client.put_secret_value(SecretId=name, SecretString=body)
-    except (ClientError, BotoCoreError) as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-        raise ConfigError(f"cannot store the secret {name}: {code}") from exc
-    return str(response["ARN"])
+    return client.put_secret_value(SecretId=secret_id, SecretString=body)

@@ -122,6 +122,10 @@ def run_poll_once(args: argparse.Namespace) -> int:
     return code
 
 
+#: One secret holds every account's credentials, an entry per account: a secret costs 0.40 USD
+#: a month, and the functions may read every secret under the stack's prefix anyway.
+SHARED_CREDENTIALS_NAME = "replysla/channels"
+
 REQUIRED_CREDENTIALS = {
     "x": ("bearer_token",),
     "facebook": ("page_access_token", "page_id"),
@@ -179,7 +183,7 @@ def run_add(args: argparse.Namespace) -> int:
     if any(a.id == args.id for a in config.accounts):
         raise ConfigError(f"account {args.id!r} is already in {args.config}")
     credentials = _read_credentials(args.credentials_file, args.channel)
-    secret = args.secret or f"replysla/{args.id}"
+    secret = args.secret or f"{SHARED_CREDENTIALS_NAME}#{args.id}"
     fields = {"id": args.id, "brand": args.brand, "channel": args.channel, "secret": secret}
     if args.api_base_url:
         fields["api_base_url"] = args.api_base_url
@@ -226,7 +230,12 @@ def add_channel_commands(commands: Any) -> None:
     add.add_argument("--channel", required=True, choices=sorted(REQUIRED_CREDENTIALS))
     add.add_argument("--api-base-url", metavar="URL")
     add.add_argument("--poll-every", metavar="DURATION", help="e.g. 1m, 5m")
-    add.add_argument("--secret", metavar="NAME", help="default: replysla/<id>")
+    add.add_argument(
+        "--secret",
+        metavar="NAME",
+        help=f"a secret of the account's own, or NAME#ENTRY for an entry of a shared one "
+        f"(default: {SHARED_CREDENTIALS_NAME}#<id>, one secret for every account)",
+    )
     add.add_argument(
         "--credentials-file",
         required=True,
