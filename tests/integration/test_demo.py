@@ -62,8 +62,10 @@ def test_demo_emails_are_mime_messages_a_manager_can_read(demo_out):
     out, _ = demo_out
     files = sorted((out / "emails").glob("*.eml"))
     escalations = [f for f in files if "escalation-" in f.name or "digest-" in f.name]
-    notices = [f for f in files if "-summary" in f.name]
+    notices = [f for f in files if f.name.endswith("-summary.eml")]
+    # The weekly summary's link reaches the managers and the team, once each
     assert len(escalations) >= 18 and len(notices) == 1
+    assert len([f for f in files if f.name.endswith("-summary-team.eml")]) == 1
     # The week has turns that breach at the same check (a digest) and late replies to turns
     # managers were alerted about (resolved notices)
     digests = [f for f in files if "digest-" in f.name]
@@ -75,9 +77,15 @@ def test_demo_emails_are_mime_messages_a_manager_can_read(demo_out):
     done = email.message_from_bytes(resolved[0].read_bytes(), policy=email.policy.default)
     assert done["Subject"].startswith("[replysla] Resolved: ")
     assert "Alerted:" in done.get_content()
+    # Managers are e-mailed about messages past their window; the team gets the warnings
+    team = [f for f in files if f.name.endswith("-team.eml")]
+    assert any("warning" in f.name for f in team)
+    assert not any("warning" in f.name for f in files if f not in team)
+    assert not any("breach" in f.name or "manager" in f.name for f in team)
     for path in files:
         mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert mail["To"] == "care-lead@acme.example"
+        expected = "care-team@acme.example" if path in team else "care-lead@acme.example"
+        assert mail["To"] == expected
         assert 0 < len(mail["Subject"]) < 100
         body = mail.get_content()
         assert "unsubscribe" in body
@@ -114,7 +122,7 @@ def test_demo_emails_pass_through_an_smtp_server_as_valid_mime(demo_out):
             for path in files:
                 # On disk an .eml ends its lines with LF; on the wire SMTP wants CRLF.
                 wire = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-                client.sendmail("no-reply@sns.amazonaws.com", ["care-lead@acme.example"], wire)
+                client.sendmail("no-reply@sns.amazonaws.com", ["care@acme.example"], wire)
     finally:
         controller.stop()
     assert len(received) == len(files) > 0

@@ -82,3 +82,51 @@ def test_bad_input_exits_2(topic: str, capsys):
     assert "unknown myspace" in capsys.readouterr().err
     assert main(["managers", "list"]) == 2
     assert "--stack" in capsys.readouterr().err
+
+
+def _policy_of(topic: str, email: str) -> dict[str, list[str]]:
+    sns = boto3.client("sns")
+    [sub] = [
+        s
+        for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        if s["Endpoint"] == email
+    ]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+    return json.loads(attributes["Attributes"]["FilterPolicy"])
+
+
+def test_a_manager_hears_what_is_past_the_window_unless_asked_otherwise(topic: str, capsys):
+    # A manager added without levels gets the managers' audience: not the team's warnings
+    main(["managers", "add", "lead@acme.example", "--brand", "acme", "--topic-arn", topic])
+    assert _policy_of(topic, "lead@acme.example") == {"brand": ["acme"], "audience": ["managers"]}
+    # The team's inbox can be added for the warnings, and someone can ask for everything
+    main(
+        ["managers", "add", "care@acme.example", "--brand", "acme", "--audience", "team"]
+        + ["--topic-arn", topic]
+    )
+    assert _policy_of(topic, "care@acme.example") == {"brand": ["acme"], "audience": ["team"]}
+    main(
+        ["managers", "add", "all@acme.example", "--brand", "acme", "--audience", "all"]
+        + ["--topic-arn", topic]
+    )
+    assert _policy_of(topic, "all@acme.example") == {"brand": ["acme"]}
+
+
+def test_the_template_and_the_check_agree_on_the_audience_values():
+    """The filter policies template.yaml gives the e-mail parameters' subscriptions are the
+    values check_sla publishes in the `audience` attribute."""
+    from reply_sla.domain.notices import MANAGERS, TEAM
+    from reply_sla.local.provision import load_template
+
+    resources = load_template()["Resources"]
+    policies = {
+        logical_id: resource["Properties"]["FilterPolicy"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::SNS::Subscription" and "Subscription" in logical_id
+    }
+    assert {lid: p for lid, p in policies.items() if lid.startswith("Manager")} == {
+        f"ManagerSubscription{i}": {"audience": [MANAGERS]} for i in range(1, 6)
+    }
+    assert {lid: p for lid, p in policies.items() if lid.startswith("Team")} == {
+        f"TeamSubscription{i}": {"audience": [TEAM]} for i in range(1, 6)
+    }

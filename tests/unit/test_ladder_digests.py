@@ -135,6 +135,46 @@ def test_a_reply_after_an_alert_sends_the_resolved_notice_to_the_levels_alerted(
     assert result["notifications"][1]["subject"].startswith("[replysla] Resolved: ")
 
 
+def test_warnings_go_to_the_team_and_levels_past_the_deadline_to_managers():
+    config = copy.deepcopy(CONFIG)
+    del config["notifications"]
+    # Given one question left unanswered through its whole ladder, and one answered after
+    # its warning but before its breach
+    lines = [
+        msg("1", "t1", "ana", "2026-11-16T10:00:00+01:00"),
+        msg("2", "t2", "bob", "2026-11-16T10:30:00+01:00"),
+        msg("3", "t2", "acme", "2026-11-16T14:00:00+01:00", "Sorted, thanks!"),
+    ]
+    result = run(lines, "2026-11-16T18:00:00+01:00", config, digests=False)
+    sent = [
+        (n["attributes"]["kind"], n["attributes"]["level"], n["attributes"]["audience"])
+        for n in result["notifications"]
+    ]
+    # Then the warnings (before the deadline) and the resolved notice that only withdraws a
+    # warning are the team's; the breach and the manager level, once the message exceeded its
+    # window, are the managers'
+    assert sorted(sent) == [
+        ("escalation", "breach", "managers"),
+        ("escalation", "manager", "managers"),
+        ("escalation", "warning", "team"),
+        ("escalation", "warning", "team"),
+        ("resolved", "warning", "team"),
+    ]
+
+
+def test_a_resolved_notice_after_a_breach_goes_to_managers():
+    config = copy.deepcopy(CONFIG)
+    del config["notifications"]
+    lines = [
+        msg("1", "t1", "ana", "2026-11-16T10:00:00+01:00"),
+        msg("2", "t1", "acme", "2026-11-16T14:30:00+01:00", "Sorted, thanks!"),
+    ]
+    result = run(lines, "2026-11-16T18:00:00+01:00", config, digests=False)
+    [resolved] = [n for n in result["notifications"] if n["attributes"]["kind"] == "resolved"]
+    assert resolved["attributes"]["level"] == ["warning", "breach"]
+    assert resolved["attributes"]["audience"] == "managers"
+
+
 def test_a_reply_before_any_alert_sends_nothing():
     config = copy.deepcopy(CONFIG)
     del config["notifications"]

@@ -154,7 +154,7 @@ def test_the_notice_has_the_headline_figures_findings_and_the_link():
     notifier = RecordingNotifier()
     report = build(WeekStore({"2026-W47": _records()}, [T9]), MemoryBucket(), notifier)
     [(subject, body, attributes)] = notifier.published
-    assert attributes == {"brand": "acme", "level": "summary"}
+    assert attributes == {"brand": "acme", "level": "summary", "audience": ["managers", "team"]}
     assert subject == "[replysla] ACME week 2026-W47: 43% on time, 4 breaches"
     assert "Answered on time:       43% (3 of 7 due)" in body
     assert "Response rate:          83% of 7 to answer" in body

@@ -25,14 +25,20 @@ class ManagerSubscription:
 
 
 def filter_policy(
-    brand: str, channels: list[str] | None, levels: list[str] | None
+    brand: str,
+    channels: list[str] | None,
+    levels: list[str] | None,
+    audiences: list[str] | None = None,
 ) -> dict[str, list[str]]:
-    """Only this brand's messages, and only the channels and levels asked for (all if none)."""
+    """Only this brand's messages, and only the channels, levels and audiences asked for (all
+    if none)."""
     policy: dict[str, list[str]] = {"brand": [brand]}
     if channels:
         policy["channel"] = sorted(set(channels))
     if levels:
         policy["level"] = sorted(set(levels))
+    if audiences:
+        policy["audience"] = sorted(set(audiences))
     return policy
 
 

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from reply_sla.config import CHANNELS
+from reply_sla.domain.notices import MANAGERS, TEAM
 from reply_sla.errors import ConfigError
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -39,7 +40,10 @@ def run_add(args: argparse.Namespace) -> int:
             f"--channels: unknown {', '.join(unknown)}; expected {', '.join(CHANNELS)}"
         )
     sns, topic = _topic(args)
-    policy = filter_policy(args.brand, channels, _split(args.levels))
+    levels = _split(args.levels)
+    # Without levels, a manager hears what is for managers: messages past their window.
+    audience = args.audience or ("all" if levels else MANAGERS)
+    policy = filter_policy(args.brand, channels, levels, None if audience == "all" else [audience])
     subscribe(sns, topic, args.email, policy)
     print(f"subscribed {args.email} to {topic} for {policy}")
     print("AWS e-mails a confirmation link: nothing is delivered until the manager confirms it")
@@ -105,4 +109,11 @@ def add_manager_commands(commands: Any) -> None:
         if name == "add":
             cmd.add_argument("--channels", nargs="+", help="default: every channel")
             cmd.add_argument("--levels", nargs="+", help=LEVELS_HELP)
+            cmd.add_argument(
+                "--audience",
+                choices=[MANAGERS, TEAM, "all"],
+                help="managers: messages past their window, their resolved notices, summaries "
+                "and outages; team: warnings before the deadline; all: both (default: managers, "
+                "or all when --levels is given)",
+            )
         cmd.set_defaults(run=run)

@@ -16,6 +16,11 @@ from zoneinfo import ZoneInfo
 from reply_sla.domain.models import Priority, Turn, TurnKind
 
 QUOTED_TEXT_CHARS = 500
+# Who a notice is for, in its `audience` message attribute, on which subscriptions filter
+# (template.yaml's TeamEmails and ManagerEmails, `replysla managers add --audience`): the team
+# hears of a message still within its window, managers of one that exceeded it.
+TEAM = "team"
+MANAGERS = "managers"
 CHANNEL_NAMES = {
     "mastodon": "Mastodon",
     "x": "X",

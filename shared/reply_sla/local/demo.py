@@ -47,6 +47,7 @@ OTHER_CHANNELS: list[tuple[str, str, dict[str, Any]]] = [
 OTHER_THREADS = 6
 TIMEZONE = "Europe/Madrid"
 MANAGER = "care-lead@acme.example"
+TEAM = "care-team@acme.example"
 
 
 class SimClock:
@@ -211,7 +212,7 @@ def run_demo(
             resources = provision_local(
                 session,
                 endpoint,
-                parameters={"ManagerEmails": MANAGER},
+                parameters={"ManagerEmails": MANAGER, "TeamEmails": TEAM},
                 name_prefix="replysla-demo",
             )
             config_path = workdir / "replysla.yaml"
@@ -252,6 +253,7 @@ def run_demo(
         server.wait(timeout=10)
     seconds = time.monotonic() - started
     emails = len(list((out / "emails").glob("*.eml")))
+    to_team = len(list((out / "emails").glob("*-team.eml")))
     say(
         f"Ran the schedules at {result['runs']} simulated minutes (idle minutes skipped): "
         f"polled {result['polls']} times, {result['stored']} customer messages, "
@@ -262,7 +264,10 @@ def run_demo(
         f"on time {_pct(headline.get('sla_attainment'))}, {headline.get('breaches')} breaches, "
         f"{headline.get('open_overdue')} still overdue."
     )
-    say(f"{emails} e-mails a manager receives: {out / 'emails'}")
+    say(
+        f"{emails - to_team} e-mails a manager receives (past the window), {to_team} the team "
+        f"receives (warnings, *-team.eml): {out / 'emails'}"
+    )
     say(f"Weekly summary (JSON, CSV, breaches CSV, HTML): {summary_files[0].parent}")
     say(f"Done in {seconds:.1f} s.")
     return DemoResult(
@@ -343,16 +348,29 @@ def _start_fake(target: str, clock: SimClock) -> Any | None:
 
 
 def _demo_config(accounts: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"brands": {BRAND: {"name": "ACME", "timezone": TIMEZONE}}, "accounts": accounts}
+    # The default targets (1 h, then 2 h, 24/7) with a warning for the team at 75 %.
+    policy = {
+        "name": "default",
+        "first_response": "1h",
+        "next_response": "2h",
+        "clock": "calendar",
+        "ladder": [{"level": "warning", "at": "75%"}, {"level": "breach", "at": "100%"}],
+    }
+    return {
+        "brands": {BRAND: {"name": "ACME", "timezone": TIMEZONE}},
+        "accounts": accounts,
+        "policies": [policy],
+    }
 
 
 @dataclass
 class _Mailbox:
-    """An SQS queue subscribed to the topic: it receives exactly what the e-mail subscribers do."""
+    """An SQS queue subscribed to the topic without a filter: each notice in it is written for
+    each e-mail subscriber whose filter policy accepts it, as SNS would deliver it."""
 
     client: Any
     url: str
-    recipients: list[tuple[str, str]]
+    recipients: list[tuple[str, str, dict[str, Any]]]
     count: int = 0
 
 
@@ -365,10 +383,29 @@ def _mailbox(session: boto3.session.Session, endpoint: str, resources: LocalReso
     ]
     sns.subscribe(TopicArn=resources.topic_arn, Protocol="sqs", Endpoint=arn)
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=resources.topic_arn)["Subscriptions"]
-    recipients = [
-        (s["Endpoint"], s["SubscriptionArn"]) for s in subscriptions if s["Protocol"] == "email"
-    ]
-    return _Mailbox(sqs, url, recipients or [(MANAGER, "")])
+    recipients = []
+    for sub in subscriptions:
+        if sub["Protocol"] != "email":
+            continue
+        attributes = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+        policy = json.loads(attributes["Attributes"].get("FilterPolicy") or "{}")
+        recipients.append((sub["Endpoint"], sub["SubscriptionArn"], policy))
+    return _Mailbox(sqs, url, recipients or [(MANAGER, "", {})])
+
+
+def accepts(policy: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:
+    """Whether an SNS filter policy of exact values (what the template and `replysla managers
+    add` write) accepts a notification's message attributes: every key of the policy must be
+    present, with a value (or, for a String.Array, any of its values) among the listed ones."""
+    for key, allowed in policy.items():
+        attribute = attributes.get(key)
+        if attribute is None:
+            return False
+        value = str(attribute.get("Value", ""))
+        values = json.loads(value) if attribute.get("Type") == "String.Array" else [value]
+        if not any(v in allowed for v in values):
+            return False
+    return True
 
 
 def _deliver(mailbox: _Mailbox, out: Path, sent_at: datetime, region: str = "us-east-1") -> int:
@@ -381,9 +418,14 @@ def _deliver(mailbox: _Mailbox, out: Path, sent_at: datetime, region: str = "us-
             return delivered
         for message in messages:
             notification = json.loads(message["Body"])
-            for address, subscription in mailbox.recipients:
+            attributes = notification.get("MessageAttributes", {})
+            for address, subscription, policy in mailbox.recipients:
+                if not accepts(policy, attributes):
+                    continue
                 mailbox.count += 1
-                path = out / "emails" / f"{mailbox.count:04d}-{_mail_name(notification)}.eml"
+                suffix = "-team" if address == TEAM else ""
+                name = f"{mailbox.count:04d}-{_mail_name(notification)}{suffix}.eml"
+                path = out / "emails" / name
                 path.write_bytes(sns_email(notification, address, subscription, region, sent_at))
                 delivered += 1
             mailbox.client.delete_message(

@@ -262,12 +262,15 @@ def provision_local(
     for _, resource in _of_type(resources, "AWS::SNS::Subscription"):
         if not resolver.active(resource):
             continue
-        properties = resolver.resolve(_picked(resource, ("TopicArn", "Protocol", "Endpoint")))
+        properties = resolver.resolve(
+            _picked(resource, ("TopicArn", "Protocol", "Endpoint", "FilterPolicy"))
+        )
         _subscribe(
             sns,
             str(properties["TopicArn"]),
             str(properties["Protocol"]),
             str(properties["Endpoint"]),
+            properties.get("FilterPolicy"),
         )
 
     sqs = session.client("sqs", endpoint_url=endpoint_url)
@@ -400,8 +403,14 @@ def _create_table(client: DynamoDBClient, table_name: str, properties: Mapping[s
         )
 
 
-def _subscribe(sns: Any, topic_arn: str, protocol: str, endpoint: str) -> None:
-    sns.subscribe(TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint)
+def _subscribe(sns: Any, topic_arn: str, protocol: str, endpoint: str, policy: Any = None) -> None:
+    """Subscribe, with the template's filter policy on message attributes when it has one."""
+    attributes = (
+        {"FilterPolicy": json.dumps(policy), "FilterPolicyScope": "MessageAttributes"}
+        if policy
+        else {}
+    )
+    sns.subscribe(TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint, Attributes=attributes)
 
 
 _QUEUE_ATTRIBUTES = (

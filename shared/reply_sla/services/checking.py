@@ -6,7 +6,9 @@ One run reads the due index and then:
    a level held by quiet hours is deferred to the next opening instead;
 2. claims each turn's levels with a conditional write that is also a lease;
 3. publishes: one escalation per turn, or one digest per brand and level when several turns
-   reached the same level in this run (split into parts under SNS's size limit);
+   reached the same level in this run (split into parts under SNS's size limit); each message
+   names its audience, the team for levels before the deadline and managers from the breach
+   on, so that managers are e-mailed only about messages that exceeded their window;
 4. confirms each claim (records the events, moves the turn to its next level) or, when the
    publish failed, releases it for the next run;
 5. sends the resolved notice for turns answered after managers were alerted.
@@ -25,6 +27,8 @@ from reply_sla.domain.alerts import AlertHours
 from reply_sla.domain.models import EventType, SlaEvent, Turn, TurnStatus
 from reply_sla.domain.notices import (
     DIGEST_BODY_BYTES,
+    MANAGERS,
+    TEAM,
     DigestEntry,
     digest_messages,
     escalation_body,
@@ -74,6 +78,7 @@ class _Claim:
     lease_until: datetime
     waited: float
     held: bool
+    audience: str = MANAGERS
 
     @property
     def level(self) -> str:
@@ -93,6 +98,15 @@ def ladder(turn: Turn, policy: PolicyBook) -> tuple[tuple[str, datetime], ...]:
     if turn.due_at < window.due_at:
         return tuple((name, min(at, turn.due_at)) for name, at in window.levels)
     return window.levels
+
+
+def level_audience(turn: Turn, policy: PolicyBook, levels: Sequence[str]) -> str:
+    """Who a level is for: the team while the message is still within its window (a level due
+    before the deadline, like a warning at 75 %), managers once it has exceeded it (the breach
+    and every level after). Of several levels, the latest decides; a level the policy no longer
+    has goes to managers."""
+    at = dict(ladder(turn, policy))
+    return TEAM if all(name in at and at[name] < turn.due_at for name in levels) else MANAGERS
 
 
 def waited_for(turn: Turn, policy: PolicyBook, end: datetime) -> float:
@@ -164,7 +178,8 @@ def check_sla(
             continue
         waited = waited_for(turn, policy, now)
         held = turn.held_until is not None
-        claims.append(_Claim(turn, levels, following, lease_until, waited, held))
+        audience = level_audience(turn, policy, levels[-1:])
+        claims.append(_Claim(turn, levels, following, lease_until, waited, held, audience))
 
     for group in _groups(claims, digests):
         _publish_group(group, store, notifier, brand_of, now, actions, max_body_bytes, report)
@@ -176,9 +191,9 @@ def check_sla(
 def _groups(claims: list[_Claim], digests: bool) -> list[list[_Claim]]:
     if not digests:
         return [[claim] for claim in claims]
-    grouped: dict[tuple[str, str], list[_Claim]] = {}
+    grouped: dict[tuple[str, str, str], list[_Claim]] = {}
     for claim in claims:
-        grouped.setdefault((claim.turn.brand, claim.level), []).append(claim)
+        grouped.setdefault((claim.turn.brand, claim.level, claim.audience), []).append(claim)
     return list(grouped.values())
 
 
@@ -192,6 +207,7 @@ def _attributes(claims: Sequence[_Claim]) -> dict[str, AttributeValue]:
         "channel": values(lambda c: c.turn.channel),
         "account": values(lambda c: c.turn.account_id),
         "level": claims[0].level,
+        "audience": claims[0].audience,
         "priority": values(lambda c: c.turn.priority.value),
         "policy": values(lambda c: c.turn.policy),
         "kind": "escalation" if len(claims) == 1 else "digest",
@@ -315,6 +331,8 @@ def _resolve(
                 "channel": turn.channel,
                 "account": turn.account_id,
                 "level": alerted if len(alerted) > 1 else alerted[0],
+                # Whoever was alerted hears it was answered: managers if any level was theirs.
+                "audience": level_audience(turn, policy, alerted),
                 "priority": turn.priority.value,
                 "policy": turn.policy,
                 "kind": "resolved",

@@ -13,7 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reply_sla.config import AccountConfig, MonitorConfig
-from reply_sla.domain.notices import channel_name, human_duration, local_time, neutralize
+from reply_sla.domain.notices import (
+    MANAGERS,
+    TEAM,
+    channel_name,
+    human_duration,
+    local_time,
+    neutralize,
+)
 from reply_sla.domain.weeks import parse_iso
 from reply_sla.errors import ReplySlaError
 from reply_sla.ports import Notifier, ThreadStore
@@ -123,6 +130,8 @@ def _notify(
                 "channel": account.channel,
                 "account": account.id,
                 "level": "channel_down" if down else "channel_up",
+                # Both: the team cannot answer there, and managers' figures go quiet.
+                "audience": [MANAGERS, TEAM],
                 "priority": "urgent",
             },
         )

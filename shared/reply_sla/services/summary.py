@@ -14,7 +14,7 @@ from typing import Any
 
 from reply_sla.config import MonitorConfig
 from reply_sla.domain.aggregates import TREND_WEEKS, history_from, week_aggregate
-from reply_sla.domain.notices import human_duration, local_time, one_line
+from reply_sla.domain.notices import MANAGERS, TEAM, human_duration, local_time, one_line
 from reply_sla.domain.report_files import (
     breaches_csv,
     summary_csv,
@@ -225,7 +225,9 @@ def build_weekly_summary(
     }
     if notifier is not None:
         subject, body = notice_text(summary, link, prefix)
-        notifier.publish(subject, body, {"brand": brand, "level": "summary"})
+        notifier.publish(
+            subject, body, {"brand": brand, "level": "summary", "audience": [MANAGERS, TEAM]}
+        )
     return SummaryReport(
         brand=brand,
         week=week,
