@@ -222,8 +222,29 @@ def test_a_day_becomes_a_month_of_the_counted_quantities() -> None:
     assert usage["sns_email"] == pytest.approx(100 * 2 * month)
     # Messages expire after 400 days, so after a year all of a day's bytes are still stored
     assert usage["dynamodb_storage"] == pytest.approx(10_000_000 * 365 / 1024**3)
-    # One shared secret per brand (2) and the action signing key
-    assert usage["secrets"] == 3 and usage["cw_alarms"] == 9 and usage["kms_keys"] == 1
+    # One secret shared by every account (what `replysla channels add` makes) and the signing key
+    assert usage["secrets"] == 2 and usage["cw_alarms"] == 9 and usage["kms_keys"] == 1
+    # Each of the 5 poll environments reads the channel secret once per 5-minute cache period
+    # (288 a day), and the one check environment the signing key; nothing reads more often
+    assert usage["secrets_api"] == pytest.approx((5 * 288 + 0) * month)
+
+
+def test_secret_reads_grow_with_the_secrets_but_never_beyond_the_invocations() -> None:
+    day = _day()
+    day.functions["CheckSlaFunction"] = FunctionDay(512, invocations=1440)
+    month = 730 / 24
+
+    def reads(secrets: int) -> float:
+        usage = monthly_usage(day, Workload(secrets=secrets), _stack())
+        return next(line.quantity for line in usage if line.key == "secrets_api") / month
+
+    # One channel secret: 5 environments x 288 periods, plus the signing key's 288
+    assert reads(2) == pytest.approx(5 * 288 + 288)
+    # Ten channel secrets, one per account: each environment polls each account 288 times a
+    # day, so each of its 10 secrets is read in every period
+    assert reads(11) == pytest.approx(5 * 10 * 288 + 288)
+    # A hundred secrets: 14,400 polls a day cannot read them all every period
+    assert reads(101) == pytest.approx(14_400 + 288)
 
 
 def test_estimate_totals_are_the_sum_of_their_lines() -> None:

@@ -226,6 +226,7 @@ def run_cost(args: argparse.Namespace) -> int:
         inbound_per_day=args.messages_per_day,
         brands=min(args.brands, args.accounts),
         managers_per_brand=args.managers_per_brand,
+        team_emails_per_brand=args.team_emails_per_brand,
         secrets=args.secrets,
     )
 
@@ -249,7 +250,8 @@ def run_cost(args: argparse.Namespace) -> int:
     print(
         f"  {workload.accounts} accounts in {workload.brands} brands, polled every minute; "
         f"{workload.inbound_per_day:,} inbound messages a day; "
-        f"{workload.managers_per_brand} manager e-mails per escalation; "
+        f"{workload.managers_per_brand} manager e-mails per escalation past its window and "
+        f"{workload.team_emails_per_brand} team e-mail per warning; "
         f"{workload.secret_count} secrets"
     )
     print(
@@ -316,6 +318,7 @@ def _cost_json(estimate: Any, result: Any, free_tier: bool) -> dict[str, Any]:
             "dynamodb_wru": result.counts.dynamodb_wru,
             "dynamodb_rru": result.counts.dynamodb_rru,
             "sns_publishes": result.counts.sns_publishes,
+            "sns_audience_publishes": result.counts.sns_audience_publishes,
             "metric_hours": result.counts.metric_hours,
             "log_bytes": result.counts.log_bytes,
         },
@@ -366,11 +369,24 @@ def add_ops_commands(commands: Any) -> None:
     cost.add_argument("--accounts", type=int, default=10)
     cost.add_argument("--messages-per-day", type=int, default=5000, help="inbound messages")
     cost.add_argument("--brands", type=int, default=2)
-    cost.add_argument("--managers-per-brand", type=int, default=2)
+    cost.add_argument(
+        "--managers-per-brand",
+        type=int,
+        default=2,
+        help="managers' e-mail addresses per brand, each e-mailed every message past its "
+        "window (default: 2)",
+    )
+    cost.add_argument(
+        "--team-emails-per-brand",
+        type=int,
+        default=1,
+        help="the team's e-mail addresses per brand, each e-mailed every warning (default: 1)",
+    )
     cost.add_argument(
         "--secrets",
         type=int,
-        help="Secrets Manager secrets (default: one shared secret per brand + the signing key)",
+        help="Secrets Manager secrets (default: 2, the secret every account shares and the "
+        "signing key)",
     )
     cost.add_argument(
         "--minutes",

@@ -426,6 +426,8 @@ class _Requests:
     def __init__(self, meter: CapacityMeter) -> None:
         self.meter = meter
         self.counts: Counter[str] = Counter()
+        #: SNS publishes by their `audience` attribute (a notice for both counts for each).
+        self.audiences: Counter[str] = Counter()
         self.counting = True
         self.aws_seconds = 0.0
         self.modelled_latency = 0.0
@@ -446,6 +448,8 @@ class _Requests:
         self.modelled_latency += AWS_LATENCY_SECONDS.get(service, 0.02)
         if self.counting:
             self.counts[f"{service}.{model.name}"] += 1
+            if service == "sns" and model.name == "Publish":
+                self.audiences.update(_audiences(self._params))
         if service != "dynamodb":
             return
         ok = 200 <= int(getattr(http_response, "status_code", 200)) < 300
@@ -458,6 +462,14 @@ class _Requests:
     def install(self, session: boto3.session.Session) -> None:
         session.events.register("before-parameter-build", self.before)
         session.events.register("after-call", self.after)
+
+
+def _audiences(params: Mapping[str, Any]) -> list[str]:
+    attribute = (params.get("MessageAttributes") or {}).get("audience") or {}
+    value = str(attribute.get("StringValue", ""))
+    if attribute.get("DataType") == "String.Array":
+        return [str(v) for v in json.loads(value)]
+    return [value or "everyone"]
 
 
 class _LogSink(io.TextIOBase):
@@ -578,7 +590,7 @@ def _config(workload: Workload, secret_prefix: str) -> dict[str, Any]:
             "id": f"acct{i:02d}",
             "brand": f"brand{i % workload.brands}",
             "channel": CHANNELS_IN_ROTATION[i % len(CHANNELS_IN_ROTATION)],
-            "secret": f"{secret_prefix}acct{i:02d}",
+            "secret": f"{secret_prefix}channels#acct{i:02d}",
             "poll_every": "1m",
         }
         for i in range(workload.accounts)
@@ -605,6 +617,7 @@ class _Tally:
 
     functions: dict[str, FunctionDay]
     requests: Counter[str] = field(default_factory=Counter)
+    audiences: Counter[str] = field(default_factory=Counter)
     rru: float = 0.0
     wru: float = 0.0
     bytes_added: int = 0
@@ -643,8 +656,11 @@ class _Run:
         raw = boto3.session.Session()
         secrets = raw.client("secretsmanager")
         prefix = "replysla/"
-        for account in script:
-            secrets.create_secret(Name=f"{prefix}{account}", SecretString='{"access_token": "x"}')
+        # One secret for every account, an entry each, as `replysla channels add` stores them.
+        secrets.create_secret(
+            Name=f"{prefix}channels",
+            SecretString=json.dumps({account: {"access_token": "x"} for account in script}),
+        )
         self.key_arn = secrets.create_secret(
             Name="replysla-cost-action-key",
             SecretString=json.dumps({"kid": "k1", "key": "k" * 64}),
@@ -685,6 +701,7 @@ class _Run:
     def new_tally(self) -> _Tally:
         """Start counting afresh (the DynamoDB shadow is kept)."""
         self.requests.counts = Counter()
+        self.requests.audiences = Counter()
         self.meter.rru = self.meter.wru = 0.0
         self.meter.bytes_added = self.meter.bytes_expiring = 0
         self.meter.base_bytes_added = self.meter.base_bytes_expiring = 0
@@ -696,6 +713,7 @@ class _Run:
     def close_tally(self) -> _Tally:
         tally = self.tally
         tally.requests = Counter(self.requests.counts)
+        tally.audiences = Counter(self.requests.audiences)
         tally.rru, tally.wru = self.meter.rru, self.meter.wru
         tally.bytes_added, tally.bytes_expiring = self.meter.bytes_added, self.meter.bytes_expiring
         tally.base_bytes_added = self.meter.base_bytes_added
@@ -993,6 +1011,11 @@ def combine(
         sns_publishes=round(
             window.requests.get("sns.Publish", 0) * day + summary.requests.get("sns.Publish", 0) / 7
         ),
+        sns_audience_publishes={
+            audience: window.audiences.get(audience, 0) * day
+            + summary.audiences.get(audience, 0) / 7
+            for audience in {*window.audiences, *summary.audiences}
+        },
         s3_bytes_per_week=summary.bytes_added,
         metric_hours=metric_hours,
         log_bytes=round(window.log_bytes * day + summary.log_bytes / 7),

@@ -170,6 +170,9 @@ class DayCounts:
     dynamodb_base_bytes_added: int = 0
     dynamodb_base_bytes_expiring: int = 0
     sns_publishes: int = 0
+    #: Publishes by their `audience` attribute ("team", "managers"; one for both counts in
+    #: each): who is e-mailed. Empty when not counted: every publish then goes to managers.
+    sns_audience_publishes: dict[str, float] = field(default_factory=dict)
     s3_bytes_per_week: int = 0
     #: (metric, dimensions) -> hours of the day in which it was published.
     metric_hours: dict[str, float] = field(default_factory=dict)
@@ -193,17 +196,19 @@ class Workload:
     accounts: int = 10
     inbound_per_day: int = 5000
     brands: int = 2
-    #: E-mail subscribers who receive each escalation of their brand.
+    #: E-mail subscribers who receive each escalation of their brand past its window.
     managers_per_brand: int = 2
-    #: Secrets Manager secrets: one per brand holding its accounts' credentials
-    #: (`secret: replysla/acme#acme-x`, docs/configuration.md) plus the signing key.
+    #: E-mail subscribers of the team's audience (warnings before the deadline): a shared inbox.
+    team_emails_per_brand: int = 1
+    #: Secrets Manager secrets: the accounts' credentials in one shared secret, an entry per
+    #: account (what `replysla channels add` makes: docs/configuration.md), plus the signing key.
     secrets: int | None = None
     retention_days: int = 400
     log_retention_days: int = 30
 
     @property
     def secret_count(self) -> int:
-        return self.secrets if self.secrets is not None else self.brands + 1
+        return self.secrets if self.secrets is not None else 2
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,36 @@ PLATFORM_LOG_BYTES = 330
 #: one Decrypt for delivery.
 KMS_REQUESTS_PER_KEY_PERIOD = 2
 KMS_KEY_PERIODS_PER_DAY = 24 * 60 / 5
+#: Share of escalations whose e-mail links are used (a GET of the page and a POST).
+ACTIONS_CLICKED = 0.1
 GB = 1024**3
+#: Seconds a warm environment keeps a secret it read (reply_sla.adapters.config_source
+#: CONFIG_MAX_AGE for channel credentials, action_key.KEY_MAX_AGE for the signing key).
+SECRET_CACHE_SECONDS = 300.0
+
+
+def secret_reads_per_day(day: DayCounts, workload: Workload, stack: StackFacts) -> float:
+    """GetSecretValue calls a day. A warm environment reads a secret again once its cached copy
+    is older than SECRET_CACHE_SECONDS and an invocation needs it: at most once per cache period,
+    and no more often than the invocations that need it arrive."""
+    periods = 24 * 3600 / SECRET_CACHE_SECONDS
+    channel_secrets = max(1, workload.secret_count - 1)
+    reads = 0.0
+    environments = stack.environments.get("PollAccountFunction", 0)
+    polls = day.functions.get("PollAccountFunction", FunctionDay(0)).invocations
+    if environments:
+        # Polls spread evenly over the environments and over the secrets' accounts.
+        per_secret = polls / environments / channel_secrets
+        reads += environments * channel_secrets * min(periods, per_secret)
+    checks = day.functions.get("CheckSlaFunction", FunctionDay(0)).invocations
+    clicks = day.facts.get("escalations", 0) * ACTIONS_CLICKED * 2
+    for environments, invocations in (
+        (stack.environments.get("CheckSlaFunction", 0), checks),
+        (stack.environments.get("TurnActionFunction", 0), clicks),
+    ):
+        if environments:
+            reads += environments * min(periods, invocations / environments)
+    return reads
 
 
 @dataclass(frozen=True)
@@ -330,13 +364,21 @@ def monthly_usage(day: DayCounts, workload: Workload, stack: StackFacts) -> list
             "sns_publishes", day.sns_publishes * m, f"{day.sns_publishes:,} publishes in the day"
         )
     )
-    lines.append(
-        UsageLine(
-            "sns_email",
-            day.sns_publishes * workload.managers_per_brand * m,
-            f"each publish e-mailed to {workload.managers_per_brand} managers of its brand",
+    if day.sns_audience_publishes:
+        to_managers = day.sns_audience_publishes.get("managers", 0)
+        to_team = day.sns_audience_publishes.get("team", 0)
+        emails = (
+            to_managers * workload.managers_per_brand + to_team * workload.team_emails_per_brand
         )
-    )
+        how = (
+            f"{to_managers:,.0f} publishes a day past the window e-mailed to "
+            f"{workload.managers_per_brand} managers of the brand, {to_team:,.0f} warnings to "
+            f"{workload.team_emails_per_brand} team address(es)"
+        )
+    else:
+        emails = day.sns_publishes * workload.managers_per_brand
+        how = f"each publish e-mailed to {workload.managers_per_brand} managers of its brand"
+    lines.append(UsageLine("sns_email", emails * m, how))
     weeks_kept = 730 / 7
     lines.append(
         UsageLine(
@@ -385,18 +427,13 @@ def monthly_usage(day: DayCounts, workload: Workload, stack: StackFacts) -> list
             f"{workload.secret_count} secrets (channel credentials and the action signing key)",
         )
     )
-    renewals = 24 / ENVIRONMENT_HOURS
-    poll_environments = stack.environments.get("PollAccountFunction", 0)
-    key_readers = sum(
-        stack.environments.get(name, 0) for name in ("CheckSlaFunction", "TurnActionFunction")
-    )
-    secret_calls = (poll_environments * workload.accounts + key_readers) * renewals
     lines.append(
         UsageLine(
             "secrets_api",
-            secret_calls * m,
-            "each poll environment reads each account's credentials once; the check and the "
-            "action function read the signing key once",
+            secret_reads_per_day(day, workload, stack) * m,
+            f"every warm environment reads each secret it uses at most once per "
+            f"{SECRET_CACHE_SECONDS:.0f} s: the poll environments the channel secrets, the check "
+            "and the action function the signing key",
         )
     )
     metric_months = sum(day.metric_hours.values()) / 24
@@ -431,7 +468,7 @@ def monthly_usage(day: DayCounts, workload: Workload, stack: StackFacts) -> list
             f"{stack.schedules_per_day:,.0f} schedule runs a day",
         )
     )
-    clicks = day.facts.get("escalations", 0) * 0.1 * 2
+    clicks = day.facts.get("escalations", 0) * ACTIONS_CLICKED * 2
     lines.append(
         UsageLine("http_api", clicks * m, "a tenth of the escalations clicked: GET and POST")
     )
