@@ -97,18 +97,13 @@ def _policy_of(topic: str, email: str) -> dict[str, list[str]]:
 
 def test_a_manager_hears_what_is_past_the_window_unless_asked_otherwise(topic: str, capsys):
     # A manager added without levels gets the managers' audience: not the team's warnings
-    main(["managers", "add", "lead@acme.example", "--brand", "acme", "--topic-arn", topic])
+    at = ["--topic-arn", topic]
+    main(["managers", "add", "lead@acme.example", "--brand", "acme", *at])
     assert _policy_of(topic, "lead@acme.example") == {"brand": ["acme"], "audience": ["managers"]}
     # The team's inbox can be added for the warnings, and someone can ask for everything
-    main(
-        ["managers", "add", "care@acme.example", "--brand", "acme", "--audience", "team"]
-        + ["--topic-arn", topic]
-    )
+    main(["managers", "add", "care@acme.example", "--brand", "acme", "--audience", "team", *at])
     assert _policy_of(topic, "care@acme.example") == {"brand": ["acme"], "audience": ["team"]}
-    main(
-        ["managers", "add", "all@acme.example", "--brand", "acme", "--audience", "all"]
-        + ["--topic-arn", topic]
-    )
+    main(["managers", "add", "all@acme.example", "--brand", "acme", "--audience", "all", *at])
     assert _policy_of(topic, "all@acme.example") == {"brand": ["acme"]}
 
 

@@ -254,3 +254,23 @@ def test_estimate_totals_are_the_sum_of_their_lines() -> None:
     assert {line.key for line in result.lines} == set(PRICES)
     api = next(line for line in result.lines if line.key == "secrets_api")
     assert result.by_service()["Secrets Manager"][0] == pytest.approx(3 * 0.40 + api.list_usd)
+
+
+def test_e_mails_follow_the_audience_of_each_publish() -> None:
+    day = _day()
+    month = 730 / 24
+    # 100 publishes: 60 past the window for the managers, 40 warnings for the team
+    day.sns_audience_publishes = {"managers": 60, "team": 40}
+    usage = {line.key: line.quantity for line in monthly_usage(day, Workload(), _stack())}
+    assert usage["sns_email"] == pytest.approx((60 * 2 + 40 * 1) * month)
+    # A team that reads its warnings in chat gets no e-mail
+    chat = Workload(team_emails_per_brand=0)
+    usage = {line.key: line.quantity for line in monthly_usage(day, chat, _stack())}
+    assert usage["sns_email"] == pytest.approx(60 * 2 * month)
+
+
+def test_clicked_actions_scale_with_the_day_not_the_counted_stretch() -> None:
+    day = _day()
+    day.facts = {"escalations": 29, "escalations_per_day": 1392}
+    usage = {line.key: line.quantity for line in monthly_usage(day, Workload(), _stack())}
+    assert usage["http_api"] == pytest.approx(1392 * 0.1 * 2 * 730 / 24)

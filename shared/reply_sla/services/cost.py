@@ -247,6 +247,11 @@ GB = 1024**3
 SECRET_CACHE_SECONDS = 300.0
 
 
+def _escalations_per_day(day: DayCounts) -> float:
+    """Escalations in the day (`escalations` alone is the counted stretch's)."""
+    return day.facts.get("escalations_per_day", day.facts.get("escalations", 0))
+
+
 def secret_reads_per_day(day: DayCounts, workload: Workload, stack: StackFacts) -> float:
     """GetSecretValue calls a day. A warm environment reads a secret again once its cached copy
     is older than SECRET_CACHE_SECONDS and an invocation needs it: at most once per cache period,
@@ -261,7 +266,7 @@ def secret_reads_per_day(day: DayCounts, workload: Workload, stack: StackFacts) 
         per_secret = polls / environments / channel_secrets
         reads += environments * channel_secrets * min(periods, per_secret)
     checks = day.functions.get("CheckSlaFunction", FunctionDay(0)).invocations
-    clicks = day.facts.get("escalations", 0) * ACTIONS_CLICKED * 2
+    clicks = _escalations_per_day(day) * ACTIONS_CLICKED * 2
     for environments, invocations in (
         (stack.environments.get("CheckSlaFunction", 0), checks),
         (stack.environments.get("TurnActionFunction", 0), clicks),
@@ -468,7 +473,7 @@ def monthly_usage(day: DayCounts, workload: Workload, stack: StackFacts) -> list
             f"{stack.schedules_per_day:,.0f} schedule runs a day",
         )
     )
-    clicks = day.facts.get("escalations", 0) * ACTIONS_CLICKED * 2
+    clicks = _escalations_per_day(day) * ACTIONS_CLICKED * 2
     lines.append(
         UsageLine("http_api", clicks * m, "a tenth of the escalations clicked: GET and POST")
     )
