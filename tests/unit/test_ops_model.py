@@ -224,27 +224,27 @@ def test_a_day_becomes_a_month_of_the_counted_quantities() -> None:
     assert usage["dynamodb_storage"] == pytest.approx(10_000_000 * 365 / 1024**3)
     # One secret shared by every account (what `replysla channels add` makes) and the signing key
     assert usage["secrets"] == 2 and usage["cw_alarms"] == 9 and usage["kms_keys"] == 1
-    # Each of the 5 poll environments reads the channel secret once per 5-minute cache period
-    # (288 a day), and the one check environment the signing key; nothing reads more often
-    assert usage["secrets_api"] == pytest.approx((5 * 288 + 0) * month)
+    # Each of the 5 poll environments reads the channel secret once in its 2-hour life (12 a
+    # day); the check re-reads the signing key every 5 minutes while it publishes (100 a day)
+    assert usage["secrets_api"] == pytest.approx((5 * 12 + 100) * month)
 
 
-def test_secret_reads_grow_with_the_secrets_but_never_beyond_the_invocations() -> None:
+def test_secret_reads_grow_with_the_channel_secrets_and_the_signing() -> None:
     day = _day()
-    day.functions["CheckSlaFunction"] = FunctionDay(512, invocations=1440)
+    day.sns_publishes = 5000
     month = 730 / 24
 
     def reads(secrets: int) -> float:
         usage = monthly_usage(day, Workload(secrets=secrets), _stack())
         return next(line.quantity for line in usage if line.key == "secrets_api") / month
 
-    # One channel secret: 5 environments x 288 periods, plus the signing key's 288
-    assert reads(2) == pytest.approx(5 * 288 + 288)
-    # Ten channel secrets, one per account: each environment polls each account 288 times a
-    # day, so each of its 10 secrets is read in every period
-    assert reads(11) == pytest.approx(5 * 10 * 288 + 288)
-    # A hundred secrets: 14,400 polls a day cannot read them all every period
-    assert reads(101) == pytest.approx(14_400 + 288)
+    # One channel secret: 5 environments x 12 lives a day, and the check's 288 periods of the
+    # signing key (5,000 publishes a day need it in every one)
+    assert reads(2) == pytest.approx(5 * 12 + 288)
+    # One secret per account (10): each environment reads each once per life
+    assert reads(11) == pytest.approx(5 * 10 * 12 + 288)
+    # More secrets than accounts cannot be read: the accounts bound it
+    assert reads(101) == pytest.approx(5 * 10 * 12 + 288)
 
 
 def test_estimate_totals_are_the_sum_of_their_lines() -> None:

@@ -242,9 +242,9 @@ KMS_KEY_PERIODS_PER_DAY = 24 * 60 / 5
 #: Share of escalations whose e-mail links are used (a GET of the page and a POST).
 ACTIONS_CLICKED = 0.1
 GB = 1024**3
-#: Seconds a warm environment keeps a secret it read (reply_sla.adapters.config_source
-#: CONFIG_MAX_AGE for channel credentials, action_key.KEY_MAX_AGE for the signing key).
-SECRET_CACHE_SECONDS = 300.0
+#: Seconds the check and action functions keep the signing keyring they read
+#: (reply_sla.adapters.action_key.KEY_MAX_AGE).
+KEY_CACHE_SECONDS = 300.0
 
 
 def _escalations_per_day(day: DayCounts) -> float:
@@ -253,26 +253,25 @@ def _escalations_per_day(day: DayCounts) -> float:
 
 
 def secret_reads_per_day(day: DayCounts, workload: Workload, stack: StackFacts) -> float:
-    """GetSecretValue calls a day. A warm environment reads a secret again once its cached copy
-    is older than SECRET_CACHE_SECONDS and an invocation needs it: at most once per cache period,
-    and no more often than the invocations that need it arrive."""
-    periods = 24 * 3600 / SECRET_CACHE_SECONDS
-    channel_secrets = max(1, workload.secret_count - 1)
-    reads = 0.0
-    environments = stack.environments.get("PollAccountFunction", 0)
-    polls = day.functions.get("PollAccountFunction", FunctionDay(0)).invocations
-    if environments:
-        # Polls spread evenly over the environments and over the secrets' accounts.
-        per_secret = polls / environments / channel_secrets
-        reads += environments * channel_secrets * min(periods, per_secret)
-    checks = day.functions.get("CheckSlaFunction", FunctionDay(0)).invocations
+    """GetSecretValue calls a day.
+
+    A poll environment reads an account's credentials when it first builds the account's client
+    and keeps the client while it lives (reply_sla.wiring.Container.channel_client): each
+    environment reads each channel secret about once per lifetime (accounts sharing a secret are
+    served from Powertools' cache). The check and action functions read the signing keyring
+    again once their copy is KEY_CACHE_SECONDS old and a link is to be signed or checked.
+    """
+    renewals = 24 / ENVIRONMENT_HOURS
+    channel_secrets = min(max(1, workload.secret_count - 1), workload.accounts)
+    reads = stack.environments.get("PollAccountFunction", 0) * channel_secrets * renewals
+    periods = 24 * 3600 / KEY_CACHE_SECONDS
     clicks = _escalations_per_day(day) * ACTIONS_CLICKED * 2
-    for environments, invocations in (
-        (stack.environments.get("CheckSlaFunction", 0), checks),
+    for environments, uses in (
+        (stack.environments.get("CheckSlaFunction", 0), float(day.sns_publishes)),
         (stack.environments.get("TurnActionFunction", 0), clicks),
     ):
         if environments:
-            reads += environments * min(periods, invocations / environments)
+            reads += environments * min(periods, uses / environments)
     return reads
 
 
@@ -436,9 +435,9 @@ def monthly_usage(day: DayCounts, workload: Workload, stack: StackFacts) -> list
         UsageLine(
             "secrets_api",
             secret_reads_per_day(day, workload, stack) * m,
-            f"every warm environment reads each secret it uses at most once per "
-            f"{SECRET_CACHE_SECONDS:.0f} s: the poll environments the channel secrets, the check "
-            "and the action function the signing key",
+            "each poll environment reads each channel secret once in its life; the check and "
+            f"the action function re-read the signing key every {KEY_CACHE_SECONDS:.0f} s "
+            "while they sign or check links",
         )
     )
     metric_months = sum(day.metric_hours.values()) / 24
