@@ -28,7 +28,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -379,35 +379,53 @@ def breach_row(turn: Turn, now: datetime, key: str | None = None) -> dict[str, A
 
 def _row(fields: Mapping[str, Any], now: datetime, key: str) -> dict[str, Any]:
     """`breach_row` of a turn's fields by name (a model's, or a stored item's)."""
+    get = fields.get
     status = fields["status"]
     answered = status == TurnStatus.ANSWERED
-    replied = fields.get("replied_at")
+    replied = get("replied_at")
     if not answered or replied is None or replied > now:
         replied = None
     opened = fields["opened_at"]
     account = fields["account_id"]
     return {
         "turn": key,
-        "link": fields.get("url", ""),
+        "link": get("url", ""),
         "channel": fields["channel"],
         "account": account,
         # str() of a StrEnum is its value, without the enum machinery (a hot path).
-        "priority": str(fields.get("priority", "normal")),
-        "customer": (fields.get("author_handle") or fields.get("author_name") or "")[
-            :CUSTOMER_CHARS
-        ],
-        "opened_at": opened.isoformat(),
-        "due_at": fields["due_at"].isoformat(),
-        "replied_at": replied.isoformat() if replied else None,
+        "priority": str(get("priority", "normal")),
+        "customer": (get("author_handle") or get("author_name") or "")[:CUSTOMER_CHARS],
+        "opened_at": _isoformat(opened),
+        "due_at": _isoformat(fields["due_at"]),
+        "replied_at": _isoformat(replied) if replied else None,
         "waited_seconds": round(((replied or now) - opened).total_seconds()),
         "target_seconds": fields["target_seconds"],
         "status": str(status) if replied or not answered else "open",
         "owner": account,
         "author_id": fields["author_id"][:CUSTOMER_CHARS],
         "kind": str(fields["kind"]),
-        "private": fields.get("private", False),
-        "text": fields.get("text", "")[:EXCERPT_CHARS],
+        "private": get("private", False),
+        "text": get("text", "")[:EXCERPT_CHARS],
     }
+
+
+# "YYYY-MM-DDT" of each day a time was written for (a week's rows fall on a few dozen days).
+_DAY_PREFIXES: dict[date, str] = {}
+
+
+def _isoformat(at: datetime) -> str:
+    """`at.isoformat()`. A UTC time (as the store reads every time) is written as its day's
+    prefix, its time of day and the offset as text: the same characters in about half the
+    time (a breach row shows three times, and a busy week has 100,000s of rows)."""
+    if at.tzinfo is not UTC:
+        return at.isoformat()
+    day = at.date()
+    prefix = _DAY_PREFIXES.get(day)
+    if prefix is None:
+        if len(_DAY_PREFIXES) >= 4096:
+            _DAY_PREFIXES.clear()
+        prefix = _DAY_PREFIXES[day] = f"{day.isoformat()}T"
+    return f"{prefix}{at.time().isoformat()}+00:00"
 
 
 # A breach or an overdue turn: (deadline, turn key, position among the week's turns, its row,
@@ -429,6 +447,7 @@ def _late(fields: Mapping[str, Any], now: datetime, key: str, index: int) -> _La
 
 
 _OUTCOMES = ("opened", "on_time", "late", "open")
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class _Tally:
@@ -779,15 +798,25 @@ def _tally_messages(week: AccountWeek, period: _Period, t: _Tally) -> None:
     t.sees_posts = bool(week.post_at)
     start_ts, horizon_ts = period.start_ts, period.horizon_ts
     visible = t.broadcasts_visible
-    posts = t.posts
+    posts, post_at = t.posts, week.post_at
     replies = broadcasts = 0
-    for at, reply, private in zip(week.post_at, week.post_reply, week.post_private, strict=True):
-        if start_ts <= at < horizon_ts:
-            posts.append(at)
-            if reply:
-                replies += 1
-            elif not private:
-                broadcasts += 1
+    if all(map(operator.le, post_at, itertools.islice(post_at, 1, None))):
+        # In time order, as the store reads them: the period's posts are one stretch of the
+        # columns, counted in C loops.
+        first, last = bisect_left(post_at, start_ts), bisect_left(post_at, horizon_ts)
+        posts.extend(post_at[first:last])
+        is_reply, is_private = week.post_reply[first:last], week.post_private[first:last]
+        replies = sum(map(operator.truth, is_reply))
+        private_broadcasts = itertools.compress(is_private, map(operator.not_, is_reply))
+        broadcasts = len(is_reply) - replies - sum(map(operator.truth, private_broadcasts))
+    else:
+        for at, reply, private in zip(post_at, week.post_reply, week.post_private, strict=True):
+            if start_ts <= at < horizon_ts:
+                posts.append(at)
+                if reply:
+                    replies += 1
+                elif not private:
+                    broadcasts += 1
     t.replies = replies
     if visible:
         t.replies_seen = replies
@@ -806,27 +835,31 @@ def _tally_turns(
     position of its first turn among all the week's turns (which orders identical breaches).
 
     Instants are compared as POSIX seconds or as UTC datetimes, whichever the column holds:
-    the order of instants and of their timestamps is the same."""
+    the order of instants and of their timestamps is the same. Turns answered by `now` (most
+    of a week) take a path of their own, with no test that only a waiting turn needs."""
     start_ts, end_ts = period.start_ts, period.end_ts
     now_ts, horizon_ts, now = period.now_ts, period.horizon_ts, period.now
-    start_utc, end_utc, now_utc = period.start_utc, period.end_utc, period.now_utc
+    now_utc = period.now_utc
+    # Due in the week and by now: start <= due < end and due <= now, as one range (datetimes
+    # count whole microseconds, so due <= now is due < now + 1 µs).
+    due_from, due_until = period.start_utc, min(period.end_utc, now_utc + _MICROSECOND)
     hour_starts, slots, zone = period.hours.starts, period.hours.slots, period.zone
     open_status, dismissed_status = TurnStatus.OPEN, TurnStatus.DISMISSED
     first_kind, high, urgent = TurnKind.FIRST, Priority.HIGH, Priority.URGENT
-    sources, paused = week.source, week.paused
+    sources = week.source
     wait_start, wait_end = t.wait_starts.append, t.wait_ends.append
     post = t.posts.append
     first_calendar, first_business = t.first_calendar.append, t.first_business.append
     next_calendar, next_business = t.next_calendar.append, t.next_business.append
-    overdue_turn, breach = t.overdue.append, t.breaches.append
+    overdue_turn = t.overdue.append
     opened_by_hour, open_by_hour = t.opened_by_hour, t.open_by_hour
     on_time_by_hour, late_by_hour = t.on_time_by_hour, t.late_by_hour
-    heat_breaches, breach_kinds = t.heat_breaches, t.breach_kinds
-    breach_authors, complainers = t.breach_authors, t.complainers
     sees_posts = t.sees_posts
     opened = answered = dismissed = due = on_time = high_count = speed_count = 0
     still_snoozed = 0
     speed_sum = 0.0
+    # The hour position of the last turn opened in the period, and the instants it spans.
+    hour, hour_from, hour_until = -1, 0.0, 0.0
     columns = zip(
         week.status,
         week.kind,
@@ -837,6 +870,7 @@ def _tally_turns(
         week.business,
         week.breached,
         week.target,
+        week.paused,
         strict=True,
     )
     for i, (
@@ -849,51 +883,34 @@ def _tally_turns(
         business,
         breached,
         target,
+        paused,
     ) in enumerate(columns):
-        key: str | None = None
-        if status is open_status and open_keys:
-            key = turn_key_of(sources[i])
-            if key in seen_open:
-                continue
-            if key in open_keys:
-                seen_open.add(key)
-        # Not answered, or answered after the summary was made: still waiting then.
-        reply_ts = replied_ts if replied_ts <= now_ts else None
-        late_row: _Late | None = None
-        if status is not dismissed_status:
-            # The wait, clipped to the part of the week that has happened.
+        if replied_ts <= now_ts:
+            # Answered by now (the column holds NOT_ANSWERED for a turn not answered).
             a = opened_ts if opened_ts > start_ts else start_ts
-            b = horizon_ts if reply_ts is None or reply_ts > horizon_ts else reply_ts
+            b = horizon_ts if replied_ts > horizon_ts else replied_ts
             if a < b:
-                if paused[i]:
-                    fields = sources[i]
-                    still_snoozed += _snoozed_at(fields, now) and reply_ts is None
-                    for x, y in _minus_pauses(a, b, _pause_spans(fields, now)):
+                if paused:
+                    for x, y in _minus_pauses(a, b, _pause_spans(sources[i], now)):
                         wait_start(x)
                         wait_end(y)
                 else:
                     wait_start(a)
                     wait_end(b)
-            if reply_ts is None:
-                if due_at < now_utc:
-                    fields = sources[i]
-                    late_row = _late(fields, now, key or turn_key_of(fields), first + i)
-                    overdue_turn(late_row)
-            elif not sees_posts and start_ts <= reply_ts < horizon_ts:
-                post(reply_ts)
-        position = -1
-        if start_ts <= opened_ts < end_ts:
-            opened += 1
-            if priority is high or priority is urgent:
-                high_count += 1
-            # An instant of the period always has an hour position (see _tally_messages).
-            position = bisect_right(hour_starts, opened_ts) - 1
-            opened_by_hour[position] += 1
-            if status is dismissed_status:
-                dismissed += 1
-            elif reply_ts is not None:
+            if not sees_posts and start_ts <= replied_ts < horizon_ts:
+                post(replied_ts)
+            position = -1
+            if start_ts <= opened_ts < end_ts:
+                opened += 1
+                if priority is high or priority is urgent:
+                    high_count += 1
+                # The turns come about in time order: the hour at hand is mostly the last one.
+                if not hour_from <= opened_ts < hour_until:
+                    hour, hour_from, hour_until = _hour_of(hour_starts, opened_ts)
+                position = hour
+                opened_by_hour[position] += 1
                 answered += 1
-                calendar = reply_ts - opened_ts
+                calendar = replied_ts - opened_ts
                 if business != business:  # UNMEASURED (NaN is the one value not equal to itself)
                     business = calendar
                 if kind is first_kind:
@@ -914,39 +931,103 @@ def _tally_turns(
                     late_by_hour[position] += 1
                 else:
                     on_time_by_hour[position] += 1
-            else:
-                open_by_hour[position] += 1
-        if start_utc <= due_at < end_utc and due_at <= now_utc and status is not dismissed_status:
-            due += 1
-            if reply_ts is not None:
-                late = breached
-                if not late:
-                    on_time += 1
-            else:
-                late = now_utc > due_at
-            if late:
-                fields = sources[i]
-                late_row = late_row or _late(fields, now, key or turn_key_of(fields), first + i)
-                breach(late_row)
-                author = late_row[4]
-                seen = breach_authors.get(author)
-                if seen is None:
-                    breach_authors[author] = [1, late_row]
+            if due_from <= due_at < due_until:
+                due += 1
+                if breached:
+                    fields = sources[i]
+                    late = _late(fields, now, turn_key_of(fields), first + i)
+                    _count_breach(t, late, fields, position, slots, zone)
                 else:
-                    seen[0] += 1
-                    # The latest deadline's row names the customer (an index decides a tie).
-                    if late_row[:3] > seen[1][:3]:
-                        seen[1] = late_row
-                if late_row[5]:
-                    complainers.add(author)
-                # The local hour of the customer's message: its hour position when it is in
-                # the period (the same weekday and hour), else from the zone.
-                slot = slots[position] if position >= 0 else local_slot(fields["opened_at"], zone)
-                heat_breaches[slot] += 1
-                breach_kinds[(fields["channel"], fields.get("private", False), slot // 24)] += 1
+                    on_time += 1
+            continue
+        # Dismissed, or still waiting at `now` (open, or answered only later).
+        key: str | None = None
+        if status is open_status and open_keys:
+            key = turn_key_of(sources[i])
+            if key in seen_open:
+                continue
+            if key in open_keys:
+                seen_open.add(key)
+        if status is dismissed_status:
+            if start_ts <= opened_ts < end_ts:
+                opened += 1
+                if priority is high or priority is urgent:
+                    high_count += 1
+                if not hour_from <= opened_ts < hour_until:
+                    hour, hour_from, hour_until = _hour_of(hour_starts, opened_ts)
+                opened_by_hour[hour] += 1
+                dismissed += 1
+            continue
+        late_row: _Late | None = None
+        # The wait, clipped to the part of the week that has happened.
+        a = opened_ts if opened_ts > start_ts else start_ts
+        if a < horizon_ts:
+            if paused:
+                fields = sources[i]
+                still_snoozed += _snoozed_at(fields, now)
+                for x, y in _minus_pauses(a, horizon_ts, _pause_spans(fields, now)):
+                    wait_start(x)
+                    wait_end(y)
+            else:
+                wait_start(a)
+                wait_end(horizon_ts)
+        if due_at < now_utc:
+            fields = sources[i]
+            late_row = _late(fields, now, key or turn_key_of(fields), first + i)
+            overdue_turn(late_row)
+        position = -1
+        if start_ts <= opened_ts < end_ts:
+            opened += 1
+            if priority is high or priority is urgent:
+                high_count += 1
+            if not hour_from <= opened_ts < hour_until:
+                hour, hour_from, hour_until = _hour_of(hour_starts, opened_ts)
+            position = hour
+            opened_by_hour[position] += 1
+            open_by_hour[position] += 1
+        if due_from <= due_at < due_until:
+            due += 1
+            if late_row is not None:  # waited past the deadline: the overdue row above
+                _count_breach(t, late_row, sources[i], position, slots, zone)
     t.opened, t.answered, t.dismissed, t.high = opened, answered, dismissed, high_count
     t.due, t.on_time, t.speed_count, t.speed_sum = due, on_time, speed_count, speed_sum
     t.still_snoozed += still_snoozed
+
+
+def _hour_of(starts: Sequence[float], ts: float) -> tuple[int, float, float]:
+    """The position of the local hour an instant of the period falls in (it always has one:
+    see _tally_messages), and the instants that hour runs from and until."""
+    position = bisect_right(starts, ts) - 1
+    until = starts[position + 1] if position + 1 < len(starts) else math.inf
+    return position, starts[position], until
+
+
+def _count_breach(
+    t: _Tally,
+    late: _Late,
+    fields: Mapping[str, Any],
+    position: int,
+    slots: Sequence[int],
+    zone: str,
+) -> None:
+    """A breach due in the week: listed, its author counted, placed by the local hour of the
+    customer's message (its hour position when it is in the period: the same weekday and
+    hour; else from the zone)."""
+    t.breaches.append(late)
+    author = late[4]
+    seen = t.breach_authors.get(author)
+    if seen is None:
+        t.breach_authors[author] = [1, late]
+    else:
+        seen[0] += 1
+        # The latest deadline's row names the customer (an index decides a tie).
+        if late[:3] > seen[1][:3]:
+            seen[1] = late
+    if late[5]:
+        t.complainers.add(author)
+    slot = slots[position] if position >= 0 else local_slot(fields["opened_at"], zone)
+    t.heat_breaches[slot] += 1
+    t.breach_kinds[(fields["channel"], fields.get("private", False), slot // 24)] += 1
 
 
 def turn_key_of(fields: Mapping[str, Any]) -> str:
@@ -1055,13 +1136,13 @@ def _account_risk(
     for entry in history:
         author = str(entry["author_id"])
         earlier[author] = earlier.get(author, 0) + int(entry["breaches"])
-    wanted = {
-        author
-        for author in breach_authors.keys() | earlier.keys()
-        if (breach_authors[author][0] if author in breach_authors else 0) + earlier.get(author, 0)
-        > 1
-        or author in complained
-    }
+    # Breached more than once in the weeks, or complained (a complainer breached this week).
+    wanted = {a for a, seen in breach_authors.items() if seen[0] > 1 and a not in earlier}
+    wanted.update(a for a in complained if a in breach_authors or a in earlier)
+    for author, before in earlier.items():
+        seen = breach_authors.get(author)
+        if (seen[0] if seen is not None else 0) + before > 1:
+            wanted.add(author)
     people: dict[str, tuple[str, str, str, str]] = {}
     for entry in history:  # oldest first: later weeks' names and links win
         author = str(entry["author_id"])
