@@ -457,3 +457,18 @@ def test_week_metrics_of_one_scope_equal_the_summary_groups(summary):
     x_only = facts().only(lambda channel, _account: channel == "x")
     metrics = week_metrics(x_only)
     assert metrics == summary["by_channel"]["x"]
+
+
+def test_breach_row_times_are_written_as_isoformat_writes_them():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from reply_sla.domain.summary import _isoformat
+
+    madrid_winter = timezone(timedelta(hours=1))
+    for at in (
+        datetime(2026, 11, 16, 9, 0, tzinfo=UTC),  # no microseconds: none written
+        datetime(2026, 11, 16, 9, 0, 5, 120, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 11, 16, 9, 0, 5, 120, tzinfo=madrid_winter),
+    ):
+        assert _isoformat(at) == at.isoformat()

@@ -465,11 +465,13 @@ class _Requests:
 
 
 def _audiences(params: Mapping[str, Any]) -> list[str]:
+    """The audiences a publish names. One that names none matches no audience-filtered
+    subscription (the template's), so it is counted under "" and e-mailed to no one."""
     attribute = (params.get("MessageAttributes") or {}).get("audience") or {}
     value = str(attribute.get("StringValue", ""))
     if attribute.get("DataType") == "String.Array":
         return [str(v) for v in json.loads(value)]
-    return [value or "everyone"]
+    return [value]
 
 
 class _LogSink(io.TextIOBase):

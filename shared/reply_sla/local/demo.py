@@ -365,72 +365,57 @@ def _demo_config(accounts: list[dict[str, Any]]) -> dict[str, Any]:
 
 @dataclass
 class _Mailbox:
-    """An SQS queue subscribed to the topic without a filter: each notice in it is written for
-    each e-mail subscriber whose filter policy accepts it, as SNS would deliver it."""
+    """One SQS queue per e-mail subscriber of the topic, subscribed with that subscriber's
+    filter policy: each queue receives exactly what SNS e-mails that address."""
 
     client: Any
-    url: str
-    recipients: list[tuple[str, str, dict[str, Any]]]
+    recipients: list[tuple[str, str, str]]  # (address, its subscription ARN, its queue URL)
     count: int = 0
 
 
 def _mailbox(session: boto3.session.Session, endpoint: str, resources: LocalResources) -> _Mailbox:
     sqs = session.client("sqs", endpoint_url=endpoint)
     sns = session.client("sns", endpoint_url=endpoint)
-    url = sqs.create_queue(QueueName="replysla-demo-mailbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=resources.topic_arn, Protocol="sqs", Endpoint=arn)
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=resources.topic_arn)["Subscriptions"]
+    emails = [
+        (s["Endpoint"], s["SubscriptionArn"]) for s in subscriptions if s["Protocol"] == "email"
+    ]
     recipients = []
-    for sub in subscriptions:
-        if sub["Protocol"] != "email":
-            continue
-        attributes = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
-        policy = json.loads(attributes["Attributes"].get("FilterPolicy") or "{}")
-        recipients.append((sub["Endpoint"], sub["SubscriptionArn"], policy))
-    return _Mailbox(sqs, url, recipients or [(MANAGER, "", {})])
-
-
-def accepts(policy: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:
-    """Whether an SNS filter policy of exact values (what the template and `replysla managers
-    add` write) accepts a notification's message attributes: every key of the policy must be
-    present, with a value (or, for a String.Array, any of its values) among the listed ones."""
-    for key, allowed in policy.items():
-        attribute = attributes.get(key)
-        if attribute is None:
-            return False
-        value = str(attribute.get("Value", ""))
-        values = json.loads(value) if attribute.get("Type") == "String.Array" else [value]
-        if not any(v in allowed for v in values):
-            return False
-    return True
+    for index, (address, subscription) in enumerate(emails or [(MANAGER, "")]):
+        attributes: dict[str, str] = {}
+        if subscription:
+            own = sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]
+            attributes = {k: str(own[k]) for k in ("FilterPolicy", "FilterPolicyScope") if k in own}
+        url = sqs.create_queue(QueueName=f"replysla-demo-mailbox-{index}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=resources.topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes
+        )
+        recipients.append((address, subscription, url))
+    return _Mailbox(sqs, recipients)
 
 
 def _deliver(mailbox: _Mailbox, out: Path, sent_at: datetime, region: str = "us-east-1") -> int:
-    """Write every notification waiting in the mailbox as the e-mail each recipient gets."""
+    """Write every notification waiting in each recipient's queue as the e-mail it gets."""
     delivered = 0
-    while True:
-        batch = mailbox.client.receive_message(QueueUrl=mailbox.url, MaxNumberOfMessages=10)
-        messages = batch.get("Messages", [])
-        if not messages:
-            return delivered
-        for message in messages:
-            notification = json.loads(message["Body"])
-            attributes = notification.get("MessageAttributes", {})
-            for address, subscription, policy in mailbox.recipients:
-                if not accepts(policy, attributes):
-                    continue
+    for address, subscription, url in mailbox.recipients:
+        suffix = "-team" if address == TEAM else ""
+        while True:
+            batch = mailbox.client.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                notification = json.loads(message["Body"])
                 mailbox.count += 1
-                suffix = "-team" if address == TEAM else ""
                 name = f"{mailbox.count:04d}-{_mail_name(notification)}{suffix}.eml"
                 path = out / "emails" / name
                 path.write_bytes(sns_email(notification, address, subscription, region, sent_at))
                 delivered += 1
-            mailbox.client.delete_message(
-                QueueUrl=mailbox.url, ReceiptHandle=message["ReceiptHandle"]
-            )
+                mailbox.client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return delivered
 
 
 def _play(

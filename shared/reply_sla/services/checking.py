@@ -78,14 +78,18 @@ class _Claim:
     lease_until: datetime
     waited: float
     held: bool
-    audience: str = MANAGERS
+    audience: str
 
     @property
     def level(self) -> str:
         return self.levels[-1]
 
 
-def ladder(turn: Turn, policy: PolicyBook) -> tuple[tuple[str, datetime], ...]:
+# A turn's ladder: each level with the instant it is due.
+Steps = tuple[tuple[str, datetime], ...]
+
+
+def ladder(turn: Turn, policy: PolicyBook) -> Steps:
     """The turn's ladder from its policy, moved by its snoozes; a turn whose deadline was pulled
     in (Meta's messaging window) has no level later than its deadline."""
     window = paused_window(
@@ -100,12 +104,12 @@ def ladder(turn: Turn, policy: PolicyBook) -> tuple[tuple[str, datetime], ...]:
     return window.levels
 
 
-def level_audience(turn: Turn, policy: PolicyBook, levels: Sequence[str]) -> str:
-    """Who a level is for: the team while the message is still within its window (a level due
-    before the deadline, like a warning at 75 %), managers once it has exceeded it (the breach
-    and every level after). Of several levels, the latest decides; a level the policy no longer
-    has goes to managers."""
-    at = dict(ladder(turn, policy))
+def level_audience(turn: Turn, steps: Steps, levels: Sequence[str]) -> str:
+    """Who a level of the turn's ladder (`steps`) is for: the team while the message is still
+    within its window (a level due before the deadline, like a warning at 75 %), managers once
+    it has exceeded it (the breach and every level after). Of several levels, the latest
+    decides; a level the ladder no longer has goes to managers."""
+    at = dict(steps)
     return TEAM if all(name in at and at[name] < turn.due_at for name in levels) else MANAGERS
 
 
@@ -117,10 +121,10 @@ def waited_for(turn: Turn, policy: PolicyBook, end: datetime) -> float:
 
 
 def plan_levels(
-    turn: Turn, policy: PolicyBook, now: datetime, alert_hours: AlertHours | None
+    turn: Turn, steps: Steps, now: datetime, alert_hours: AlertHours | None
 ) -> tuple[tuple[str, ...], tuple[str, datetime] | None, datetime | None]:
-    """(levels to fire now, the level after them, hold-until when quiet hours hold them all)."""
-    steps = ladder(turn, policy)
+    """(levels to fire now, the level after them, hold-until when quiet hours hold them all),
+    from the turn's ladder `steps`."""
     done = {name for name in turn.levels_fired if name not in turn.claimed_levels}
     due = [name for name, at in steps if name not in done and at <= now]
     if not due and turn.next_level and turn.next_level not in done:
@@ -164,7 +168,8 @@ def check_sla(
         if turn.status is not TurnStatus.OPEN:
             resolved.append(turn)
             continue
-        levels, following, hold = plan_levels(turn, policy, now, alert_hours)
+        steps = ladder(turn, policy)
+        levels, following, hold = plan_levels(turn, steps, now, alert_hours)
         if hold is not None and turn.next_level is not None:
             # Quiet hours: the level waits in the due index until the next opening.
             if store.defer_level(turn, turn.next_level, hold):
@@ -178,7 +183,7 @@ def check_sla(
             continue
         waited = waited_for(turn, policy, now)
         held = turn.held_until is not None
-        audience = level_audience(turn, policy, levels[-1:])
+        audience = level_audience(turn, steps, levels[-1:])
         claims.append(_Claim(turn, levels, following, lease_until, waited, held, audience))
 
     for group in _groups(claims, digests):
@@ -332,7 +337,7 @@ def _resolve(
                 "account": turn.account_id,
                 "level": alerted if len(alerted) > 1 else alerted[0],
                 # Whoever was alerted hears it was answered: managers if any level was theirs.
-                "audience": level_audience(turn, policy, alerted),
+                "audience": level_audience(turn, ladder(turn, policy), alerted),
                 "priority": turn.priority.value,
                 "policy": turn.policy,
                 "kind": "resolved",

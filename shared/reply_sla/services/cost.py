@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from reply_sla.domain.notices import MANAGERS, TEAM
+
 REGION = "us-east-1"
 #: When the prices below were taken from the pages they cite (AWS list prices, USD).
 PRICES_AS_OF = "2026-11"
@@ -247,9 +249,11 @@ GB = 1024**3
 KEY_CACHE_SECONDS = 300.0
 
 
-def _escalations_per_day(day: DayCounts) -> float:
-    """Escalations in the day (`escalations` alone is the counted stretch's)."""
-    return day.facts.get("escalations_per_day", day.facts.get("escalations", 0))
+def _clicks_per_day(day: DayCounts) -> float:
+    """Requests to the action API a day: a GET and a POST for each clicked escalation (of the
+    day's; `escalations` alone is the counted stretch's)."""
+    escalations = day.facts.get("escalations_per_day", day.facts.get("escalations", 0))
+    return escalations * ACTIONS_CLICKED * 2
 
 
 def secret_reads_per_day(day: DayCounts, workload: Workload, stack: StackFacts) -> float:
@@ -265,7 +269,7 @@ def secret_reads_per_day(day: DayCounts, workload: Workload, stack: StackFacts) 
     channel_secrets = min(max(1, workload.secret_count - 1), workload.accounts)
     reads = stack.environments.get("PollAccountFunction", 0) * channel_secrets * renewals
     periods = 24 * 3600 / KEY_CACHE_SECONDS
-    clicks = _escalations_per_day(day) * ACTIONS_CLICKED * 2
+    clicks = _clicks_per_day(day)
     for environments, uses in (
         (stack.environments.get("CheckSlaFunction", 0), float(day.sns_publishes)),
         (stack.environments.get("TurnActionFunction", 0), clicks),
@@ -369,8 +373,8 @@ def monthly_usage(day: DayCounts, workload: Workload, stack: StackFacts) -> list
         )
     )
     if day.sns_audience_publishes:
-        to_managers = day.sns_audience_publishes.get("managers", 0)
-        to_team = day.sns_audience_publishes.get("team", 0)
+        to_managers = day.sns_audience_publishes.get(MANAGERS, 0)
+        to_team = day.sns_audience_publishes.get(TEAM, 0)
         emails = (
             to_managers * workload.managers_per_brand + to_team * workload.team_emails_per_brand
         )
@@ -472,7 +476,7 @@ def monthly_usage(day: DayCounts, workload: Workload, stack: StackFacts) -> list
             f"{stack.schedules_per_day:,.0f} schedule runs a day",
         )
     )
-    clicks = _escalations_per_day(day) * ACTIONS_CLICKED * 2
+    clicks = _clicks_per_day(day)
     lines.append(
         UsageLine("http_api", clicks * m, "a tenth of the escalations clicked: GET and POST")
     )
