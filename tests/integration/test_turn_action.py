@@ -133,7 +133,9 @@ def site(moto_aws: None, tmp_path, monkeypatch) -> Iterator[Site]:
 
 
 def events(site: Site) -> list[Any]:
-    return site.store.week_items("acme", "2026-W47")[2]
+    return site.store.thread_events("acme-mastodon", "open") + site.store.thread_events(
+        "acme-mastodon", "answered"
+    )
 
 
 def test_opening_a_link_shows_a_confirmation_form_and_changes_nothing(site: Site):

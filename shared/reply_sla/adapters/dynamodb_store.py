@@ -1061,7 +1061,8 @@ class DynamoThreadStore:
     # -- reading for summaries ----------------------------------------------------------------
 
     def week_items(self, brand: str, week: str) -> tuple[list[Message], list[Turn], list[SlaEvent]]:
-        """The brand-week's inbound messages, turns opened or due in it, and all its events.
+        """The brand-week's inbound messages, turns opened or due in it, and the events a
+        summary counts (SUMMARY_EVENTS; a thread's every event: `thread_events`).
 
         Turns due in the week that opened in an earlier week are read from those weeks'
         partitions by a key range on their deadline (see `_turn_week_keys`), never filtered.
@@ -1075,6 +1076,22 @@ class DynamoThreadStore:
             SlaEvent.model_validate(item) for item in self._week_query(brand, week, "EVT#", counter)
         ]
         return inbound, self._week_turns(brand, week, counter), events
+
+    def thread_events(self, account_id: str, thread_id: str) -> list[SlaEvent]:
+        """Every event of one thread, `turn_opened` and `replied` included, in time order (the
+        thread's own partition, not the week index)."""
+        found = [
+            SlaEvent.model_validate(item)
+            for item in self._query(
+                KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+                ExpressionAttributeValues={
+                    ":p": {"S": self._thread_pk(account_id, thread_id)},
+                    ":s": {"S": "EVT#"},
+                },
+                ConsistentRead=True,
+            )
+        ]
+        return sorted(found, key=lambda event: event.at)
 
     def open_turns(self, brand: str) -> list[Turn]:
         """Every open turn of a brand, earliest deadline first (the sparse open index)."""
@@ -1094,8 +1111,9 @@ class DynamoThreadStore:
     # - turn, in the week it opened: `TURN#<due>#<turn key>`, so the turns due in a week that
     #   opened earlier are one key range of each earlier week (whatever moves `due_at` moves
     #   `week_sk` with it, as it does `due_iso` and `open_sk`);
-    # - event `EVT#<type>#<at>#<account>#<thread>#<event id>`, so a summary reads the types it
-    #   counts (levels, dismissals, snoozes) and skips `turn_opened` and `replied`.
+    # - event `EVT#<type>#<at>#<account>#<thread>#<event id>`, only of the types a summary counts
+    #   (SUMMARY_EVENTS: levels, dismissals, snoozes); `turn_opened` and `replied` events are in
+    #   the table, not the index.
     # Weekly aggregates: `AGG#<brand>` / `SCOPES#<week>#<n>` and `AUTHORS#<week>#<n>`, JSON
     # documents cut into pieces under DynamoDB's item size.
 
@@ -1120,6 +1138,10 @@ class DynamoThreadStore:
         }
 
     def _event_week_keys(self, event: SlaEvent) -> dict[str, str]:
+        # Only the events a summary reads are copied into the week index: `turn_opened` and
+        # `replied` (most events) stay out of it, each an index write and its storage saved.
+        if event.type not in SUMMARY_EVENTS:
+            return {}
         return {
             "week_pk": self._week_pk(event.brand, event.at),
             "week_sk": (
