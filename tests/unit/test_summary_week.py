@@ -472,3 +472,16 @@ def test_breach_row_times_are_written_as_isoformat_writes_them():
         datetime(2026, 11, 16, 9, 0, 5, 120, tzinfo=madrid_winter),
     ):
         assert _isoformat(at) == at.isoformat()
+
+
+def test_values_already_in_order_are_kept_and_others_are_sorted():
+    from array import array
+
+    from reply_sla.domain.summary import _sorted
+
+    in_order = array("d", [1.0, 2.0, 2.0, 5.5])
+    assert _sorted(in_order) is in_order
+    assert _sorted(array("d")) == array("d")
+    assert _sorted(array("d", [3.0, 1.0, 2.0, 1.0])) == array("d", [1.0, 1.0, 2.0, 3.0])
+    # One value out of place at the end is found
+    assert _sorted(array("d", [1.0, 2.0, 3.0, 0.5])) == array("d", [0.5, 1.0, 2.0, 3.0])
