@@ -28,7 +28,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -191,9 +191,8 @@ class AccountWeek:
     def __init__(self, account: str, channel: str) -> None:
         self.account = account
         self.channel = channel
-        # Inbound messages: when written (as read: compared and placed as datetimes, so no
-        # timestamp is taken of a million of them).
-        self.inbound_at: list[datetime] = []
+        # Inbound messages: when written.
+        self.inbound_at = array("d")
         # The brand's posts: when, whether a reply (in a thread the brand did not start: what
         # a replay file gives is the thread, not the parent), whether private.
         self.post_at = array("d")
@@ -206,8 +205,8 @@ class AccountWeek:
         self.opened = array("d")
         # When an answered turn was answered; NOT_ANSWERED for the others.
         self.replied = array("d")
-        # Deadlines, as read (compared as datetimes; a number only for the breaches).
-        self.due: list[datetime] = []
+        # Deadlines.
+        self.due = array("d")
         # The response time in the policy's clock; UNMEASURED (NaN) when the clock did not
         # measure it.
         self.business = array("d")
@@ -251,7 +250,7 @@ class WeekColumns:
             week = accounts.get(account) or self._account(account, fields["channel"])
             direction = _DIRECTIONS[fields["direction"]]
             if direction is inbound_dir:
-                week.inbound_at.append(fields["created_at"])
+                week.inbound_at.append(fields["created_at"].timestamp())
             elif direction is outbound_dir:
                 week.post_at.append(fields["created_at"].timestamp())
                 thread = fields.get("thread_id")
@@ -282,7 +281,7 @@ class WeekColumns:
             week.replied.append(
                 replied.timestamp() if status is answered and replied is not None else NOT_ANSWERED
             )
-            week.due.append(fields["due_at"])
+            week.due.append(fields["due_at"].timestamp())
             week.business.append(UNMEASURED if business is None else business)
             week.breached.append(fields.get("breached", False))
             week.target.append(fields["target_seconds"])
@@ -435,9 +434,9 @@ _Late = tuple[float, str, int, dict[str, Any], str, bool]
 _COMPLAINTS = frozenset({Priority.HIGH, Priority.URGENT})
 
 
-def _late(fields: Mapping[str, Any], now: datetime, key: str, index: int) -> _Late:
+def _late(fields: Mapping[str, Any], due: float, now: datetime, key: str, index: int) -> _Late:
     return (
-        fields["due_at"].timestamp(),
+        due,
         key,
         index,
         _row(fields, now, key),
@@ -447,7 +446,6 @@ def _late(fields: Mapping[str, Any], now: datetime, key: str, index: int) -> _La
 
 
 _OUTCOMES = ("opened", "on_time", "late", "open")
-_MICROSECOND = timedelta(microseconds=1)
 
 
 class _Tally:
@@ -733,7 +731,7 @@ def _tally_week(facts: WeekFacts, hours: LocalHours) -> _Pass:
             t.wait_starts.append(x)
             t.wait_ends.append(y)
         if turn.due_at < now:
-            t.overdue.append(_late(fields, now, key, index))
+            t.overdue.append(_late(fields, turn.due_at.timestamp(), now, key, index))
 
     start_utc, end_utc, now_utc = period.start_utc, period.end_utc, period.now_utc
     opened_at_of: dict[tuple[str, str, int], datetime] | None = None
@@ -781,18 +779,18 @@ def _opened_at_by_turn(
 def _tally_messages(week: AccountWeek, period: _Period, t: _Tally) -> None:
     """An account's inbound messages (counted, by hour) and posts (the cuts of its silent
     stretches; replies and broadcasts)."""
-    start_utc, end_utc = period.start_utc, period.end_utc
-    inbound_at, by_hour, starts = week.inbound_at, t.inbound_by_hour, period.hours.starts_utc
+    start_ts, end_ts = period.start_ts, period.end_ts
+    inbound_at, by_hour, starts = week.inbound_at, t.inbound_by_hour, period.hours.starts
     if all(map(operator.le, inbound_at, itertools.islice(inbound_at, 1, None))):
         # In time order, as the store reads them: each hour's count is the distance between
         # where its start and the next one's would go.
-        first, last = bisect_left(inbound_at, start_utc), bisect_left(inbound_at, end_utc)
+        first, last = bisect_left(inbound_at, start_ts), bisect_left(inbound_at, end_ts)
         t.inbound = last - first
         cuts = [bisect_left(inbound_at, at, first, last) for at in starts[1:]]
         for position, (a, b) in enumerate(zip([first, *cuts], [*cuts, last], strict=True)):
             by_hour[position] = b - a
     else:
-        written = [at for at in inbound_at if start_utc <= at < end_utc]
+        written = [at for at in inbound_at if start_ts <= at < end_ts]
         t.inbound = len(written)
         # Every instant of the period lies in its local hours (they run from the local
         # midnight that starts its first day to the one that ends its last): no range check
@@ -802,7 +800,7 @@ def _tally_messages(week: AccountWeek, period: _Period, t: _Tally) -> None:
     # The brand's own posts are known for this account: they are the cuts of its silent
     # stretches (replies among them), not the turns' reply instants.
     t.sees_posts = bool(week.post_at)
-    start_ts, horizon_ts = period.start_ts, period.horizon_ts
+    horizon_ts = period.horizon_ts
     visible = t.broadcasts_visible
     posts, post_at = t.posts, week.post_at
     replies = broadcasts = 0
@@ -840,15 +838,16 @@ def _tally_turns(
     """An account's turns: waits, lateness, response times and speed, by hour; `first` is the
     position of its first turn among all the week's turns (which orders identical breaches).
 
-    Instants are compared as POSIX seconds or as UTC datetimes, whichever the column holds:
-    the order of instants and of their timestamps is the same. Turns answered by `now` (most
-    of a week) take a path of their own, with no test that only a waiting turn needs."""
+    Instants are compared as POSIX seconds, read from the columns (the per-turn objects of a
+    busy week lie all over memory, and a pass that visits one of them per turn is memory-bound).
+    Turns answered by `now` (most of a week) take a path of their own, with no test that only a
+    waiting turn needs."""
     start_ts, end_ts = period.start_ts, period.end_ts
     now_ts, horizon_ts, now = period.now_ts, period.horizon_ts, period.now
-    now_utc = period.now_utc
-    # Due in the week and by now: start <= due < end and due <= now, as one range (datetimes
-    # count whole microseconds, so due <= now is due < now + 1 µs).
-    due_from, due_until = period.start_utc, min(period.end_utc, now_utc + _MICROSECOND)
+    # Due in the week and by now: start <= due < end and due <= now, as one range (the
+    # timestamps of distinct microseconds are distinct doubles in the same order, so due <= now
+    # is due < the next double after now).
+    due_until = min(end_ts, math.nextafter(now_ts, math.inf))
     hour_starts, slots, zone = period.hours.starts, period.hours.slots, period.zone
     open_status, dismissed_status = TurnStatus.OPEN, TurnStatus.DISMISSED
     first_kind, high, urgent = TurnKind.FIRST, Priority.HIGH, Priority.URGENT
@@ -885,7 +884,7 @@ def _tally_turns(
         priority,
         opened_ts,
         replied_ts,
-        due_at,
+        due_ts,
         business,
         breached,
         target,
@@ -937,11 +936,11 @@ def _tally_turns(
                     late_by_hour[position] += 1
                 else:
                     on_time_by_hour[position] += 1
-            if due_from <= due_at < due_until:
+            if start_ts <= due_ts < due_until:
                 due += 1
                 if breached:
                     fields = sources[i]
-                    late = _late(fields, now, turn_key_of(fields), first + i)
+                    late = _late(fields, due_ts, now, turn_key_of(fields), first + i)
                     _count_breach(t, late, fields, position, slots, zone)
                 else:
                     on_time += 1
@@ -977,9 +976,9 @@ def _tally_turns(
             else:
                 wait_start(a)
                 wait_end(horizon_ts)
-        if due_at < now_utc:
+        if due_ts < now_ts:
             fields = sources[i]
-            late_row = _late(fields, now, key or turn_key_of(fields), first + i)
+            late_row = _late(fields, due_ts, now, key or turn_key_of(fields), first + i)
             overdue_turn(late_row)
         position = -1
         if start_ts <= opened_ts < end_ts:
@@ -991,7 +990,7 @@ def _tally_turns(
             position = hour
             opened_by_hour[position] += 1
             open_by_hour[position] += 1
-        if due_from <= due_at < due_until:
+        if start_ts <= due_ts < due_until:
             due += 1
             if late_row is not None:  # waited past the deadline: the overdue row above
                 _count_breach(t, late_row, sources[i], position, slots, zone)
