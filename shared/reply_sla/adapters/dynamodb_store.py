@@ -1323,7 +1323,7 @@ class DynamoThreadStore:
             unique: dict[str, dict[str, Any]] = {}
             for item in found["turns"]:
                 unique.setdefault(turn_key_of(item), item)
-            columns.add_turns(unique.values())
+            columns.add_turns(unique.values(), unique.keys())
             return WeekRecords(
                 inbound=[],
                 outbound=[],

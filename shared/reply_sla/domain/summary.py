@@ -175,6 +175,7 @@ class AccountWeek:
         "channel",
         "due",
         "inbound_at",
+        "key",
         "kind",
         "opened",
         "paused",
@@ -214,6 +215,8 @@ class AccountWeek:
         self.target = array("d")
         # Snoozed now or ever (its waits are measured from `source`).
         self.paused: list[bool] = []
+        # Each turn's key (`Turn.key`) and its fields.
+        self.key: list[str] = []
         self.source: list[Mapping[str, Any]] = []
 
 
@@ -224,7 +227,8 @@ class WeekColumns:
     Built from models (`of`) or directly from stored items: `add_messages` and `add_turns`
     take each item's fields by name, as `Message` / `Turn` would be validated from them
     (enums as members or their text, times as aware datetimes, optional fields absent or None).
-    Add the messages before the turns, each turn once (by its key).
+    Add the messages before the turns, each turn once (by its key; the store, which has made
+    the keys to find each turn once, hands them over).
     """
 
     def __init__(self) -> None:
@@ -260,11 +264,17 @@ class WeekColumns:
                 )
                 week.post_private.append(fields.get("private", False))
 
-    def add_turns(self, turns: Iterable[Mapping[str, Any]]) -> None:
+    def add_turns(
+        self, turns: Iterable[Mapping[str, Any]], keys: Iterable[str] | None = None
+    ) -> None:
+        """The turns' fields, and their keys in the same order when the caller has them."""
         accounts = self.accounts
         statuses, kinds, priorities = _STATUSES, _KINDS, _PRIORITIES
         answered = TurnStatus.ANSWERED
-        for fields in turns:
+        if keys is None:
+            turns = list(turns)
+            keys = map(turn_key_of, turns)
+        for key, fields in zip(keys, turns, strict=True):
             pauses = fields.get("pauses")
             if pauses and not isinstance(pauses[0][0], datetime):
                 # A stored item's pauses are text: read them as the model does.
@@ -286,6 +296,7 @@ class WeekColumns:
             week.breached.append(fields.get("breached", False))
             week.target.append(fields["target_seconds"])
             week.paused.append(bool(pauses) or fields.get("snoozed_at") is not None)
+            week.key.append(key)
             week.source.append(fields)
 
     def only(self, keep: Callable[[str, str], bool]) -> WeekColumns:
@@ -851,7 +862,7 @@ def _tally_turns(
     hour_starts, slots, zone = period.hours.starts, period.hours.slots, period.zone
     open_status, dismissed_status = TurnStatus.OPEN, TurnStatus.DISMISSED
     first_kind, high, urgent = TurnKind.FIRST, Priority.HIGH, Priority.URGENT
-    sources = week.source
+    sources, keys = week.source, week.key
     wait_start, wait_end = t.wait_starts.append, t.wait_ends.append
     post = t.posts.append
     first_calendar, first_business = t.first_calendar.append, t.first_business.append
@@ -940,15 +951,14 @@ def _tally_turns(
                 due += 1
                 if breached:
                     fields = sources[i]
-                    late = _late(fields, due_ts, now, turn_key_of(fields), first + i)
+                    late = _late(fields, due_ts, now, keys[i], first + i)
                     _count_breach(t, late, fields, position, slots, zone)
                 else:
                     on_time += 1
             continue
         # Dismissed, or still waiting at `now` (open, or answered only later).
-        key: str | None = None
         if status is open_status and open_keys:
-            key = turn_key_of(sources[i])
+            key = keys[i]
             if key in seen_open:
                 continue
             if key in open_keys:
@@ -978,7 +988,7 @@ def _tally_turns(
                 wait_end(horizon_ts)
         if due_ts < now_ts:
             fields = sources[i]
-            late_row = _late(fields, due_ts, now, key or turn_key_of(fields), first + i)
+            late_row = _late(fields, due_ts, now, keys[i], first + i)
             overdue_turn(late_row)
         position = -1
         if start_ts <= opened_ts < end_ts:
