@@ -28,7 +28,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -192,8 +192,9 @@ class AccountWeek:
     def __init__(self, account: str, channel: str) -> None:
         self.account = account
         self.channel = channel
-        # Inbound messages: when written.
-        self.inbound_at = array("d")
+        # Inbound messages: when written (as read: compared and placed as datetimes, so no
+        # timestamp is taken of a million of them).
+        self.inbound_at: list[datetime] = []
         # The brand's posts: when, whether a reply (in a thread the brand did not start: what
         # a replay file gives is the thread, not the parent), whether private.
         self.post_at = array("d")
@@ -206,8 +207,8 @@ class AccountWeek:
         self.opened = array("d")
         # When an answered turn was answered; NOT_ANSWERED for the others.
         self.replied = array("d")
-        # Deadlines.
-        self.due = array("d")
+        # Deadlines, as read (compared as datetimes; a number only for the breaches).
+        self.due: list[datetime] = []
         # The response time in the policy's clock; UNMEASURED (NaN) when the clock did not
         # measure it.
         self.business = array("d")
@@ -254,7 +255,7 @@ class WeekColumns:
             week = accounts.get(account) or self._account(account, fields["channel"])
             direction = _DIRECTIONS[fields["direction"]]
             if direction is inbound_dir:
-                week.inbound_at.append(fields["created_at"].timestamp())
+                week.inbound_at.append(fields["created_at"])
             elif direction is outbound_dir:
                 week.post_at.append(fields["created_at"].timestamp())
                 thread = fields.get("thread_id")
@@ -291,7 +292,7 @@ class WeekColumns:
             week.replied.append(
                 replied.timestamp() if status is answered and replied is not None else NOT_ANSWERED
             )
-            week.due.append(fields["due_at"].timestamp())
+            week.due.append(fields["due_at"])
             week.business.append(UNMEASURED if business is None else business)
             week.breached.append(fields.get("breached", False))
             week.target.append(fields["target_seconds"])
@@ -445,9 +446,9 @@ _Late = tuple[float, str, int, dict[str, Any], str, bool]
 _COMPLAINTS = frozenset({Priority.HIGH, Priority.URGENT})
 
 
-def _late(fields: Mapping[str, Any], due: float, now: datetime, key: str, index: int) -> _Late:
+def _late(fields: Mapping[str, Any], now: datetime, key: str, index: int) -> _Late:
     return (
-        due,
+        fields["due_at"].timestamp(),
         key,
         index,
         _row(fields, now, key),
@@ -457,6 +458,7 @@ def _late(fields: Mapping[str, Any], due: float, now: datetime, key: str, index:
 
 
 _OUTCOMES = ("opened", "on_time", "late", "open")
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class _Tally:
@@ -742,7 +744,7 @@ def _tally_week(facts: WeekFacts, hours: LocalHours) -> _Pass:
             t.wait_starts.append(x)
             t.wait_ends.append(y)
         if turn.due_at < now:
-            t.overdue.append(_late(fields, turn.due_at.timestamp(), now, key, index))
+            t.overdue.append(_late(fields, now, key, index))
 
     start_utc, end_utc, now_utc = period.start_utc, period.end_utc, period.now_utc
     opened_at_of: dict[tuple[str, str, int], datetime] | None = None
@@ -790,18 +792,18 @@ def _opened_at_by_turn(
 def _tally_messages(week: AccountWeek, period: _Period, t: _Tally) -> None:
     """An account's inbound messages (counted, by hour) and posts (the cuts of its silent
     stretches; replies and broadcasts)."""
-    start_ts, end_ts = period.start_ts, period.end_ts
-    inbound_at, by_hour, starts = week.inbound_at, t.inbound_by_hour, period.hours.starts
+    start_utc, end_utc = period.start_utc, period.end_utc
+    inbound_at, by_hour, starts = week.inbound_at, t.inbound_by_hour, period.hours.starts_utc
     if all(map(operator.le, inbound_at, itertools.islice(inbound_at, 1, None))):
         # In time order, as the store reads them: each hour's count is the distance between
         # where its start and the next one's would go.
-        first, last = bisect_left(inbound_at, start_ts), bisect_left(inbound_at, end_ts)
+        first, last = bisect_left(inbound_at, start_utc), bisect_left(inbound_at, end_utc)
         t.inbound = last - first
         cuts = [bisect_left(inbound_at, at, first, last) for at in starts[1:]]
         for position, (a, b) in enumerate(zip([first, *cuts], [*cuts, last], strict=True)):
             by_hour[position] = b - a
     else:
-        written = [at for at in inbound_at if start_ts <= at < end_ts]
+        written = [at for at in inbound_at if start_utc <= at < end_utc]
         t.inbound = len(written)
         # Every instant of the period lies in its local hours (they run from the local
         # midnight that starts its first day to the one that ends its last): no range check
@@ -811,7 +813,7 @@ def _tally_messages(week: AccountWeek, period: _Period, t: _Tally) -> None:
     # The brand's own posts are known for this account: they are the cuts of its silent
     # stretches (replies among them), not the turns' reply instants.
     t.sees_posts = bool(week.post_at)
-    horizon_ts = period.horizon_ts
+    start_ts, horizon_ts = period.start_ts, period.horizon_ts
     visible = t.broadcasts_visible
     posts, post_at = t.posts, week.post_at
     replies = broadcasts = 0
@@ -849,16 +851,15 @@ def _tally_turns(
     """An account's turns: waits, lateness, response times and speed, by hour; `first` is the
     position of its first turn among all the week's turns (which orders identical breaches).
 
-    Instants are compared as POSIX seconds, read from the columns (the per-turn objects of a
-    busy week lie all over memory, and a pass that visits one of them per turn is memory-bound).
-    Turns answered by `now` (most of a week) take a path of their own, with no test that only a
-    waiting turn needs."""
+    Instants are compared as POSIX seconds or as UTC datetimes, whichever the column holds:
+    the order of instants and of their timestamps is the same. Turns answered by `now` (most
+    of a week) take a path of their own, with no test that only a waiting turn needs."""
     start_ts, end_ts = period.start_ts, period.end_ts
     now_ts, horizon_ts, now = period.now_ts, period.horizon_ts, period.now
-    # Due in the week and by now: start <= due < end and due <= now, as one range (the
-    # timestamps of distinct microseconds are distinct doubles in the same order, so due <= now
-    # is due < the next double after now).
-    due_until = min(end_ts, math.nextafter(now_ts, math.inf))
+    now_utc = period.now_utc
+    # Due in the week and by now: start <= due < end and due <= now, as one range (datetimes
+    # count whole microseconds, so due <= now is due < now + 1 µs).
+    due_from, due_until = period.start_utc, min(period.end_utc, now_utc + _MICROSECOND)
     hour_starts, slots, zone = period.hours.starts, period.hours.slots, period.zone
     open_status, dismissed_status = TurnStatus.OPEN, TurnStatus.DISMISSED
     first_kind, high, urgent = TurnKind.FIRST, Priority.HIGH, Priority.URGENT
@@ -895,7 +896,7 @@ def _tally_turns(
         priority,
         opened_ts,
         replied_ts,
-        due_ts,
+        due_at,
         business,
         breached,
         target,
@@ -947,11 +948,11 @@ def _tally_turns(
                     late_by_hour[position] += 1
                 else:
                     on_time_by_hour[position] += 1
-            if start_ts <= due_ts < due_until:
+            if due_from <= due_at < due_until:
                 due += 1
                 if breached:
                     fields = sources[i]
-                    late = _late(fields, due_ts, now, keys[i], first + i)
+                    late = _late(fields, now, keys[i], first + i)
                     _count_breach(t, late, fields, position, slots, zone)
                 else:
                     on_time += 1
@@ -986,9 +987,9 @@ def _tally_turns(
             else:
                 wait_start(a)
                 wait_end(horizon_ts)
-        if due_ts < now_ts:
+        if due_at < now_utc:
             fields = sources[i]
-            late_row = _late(fields, due_ts, now, keys[i], first + i)
+            late_row = _late(fields, now, keys[i], first + i)
             overdue_turn(late_row)
         position = -1
         if start_ts <= opened_ts < end_ts:
@@ -1000,7 +1001,7 @@ def _tally_turns(
             position = hour
             opened_by_hour[position] += 1
             open_by_hour[position] += 1
-        if start_ts <= due_ts < due_until:
+        if due_from <= due_at < due_until:
             due += 1
             if late_row is not None:  # waited past the deadline: the overdue row above
                 _count_breach(t, late_row, sources[i], position, slots, zone)

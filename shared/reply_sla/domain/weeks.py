@@ -86,6 +86,7 @@ class LocalHours:
                 )
             day += timedelta(days=1)
         self.end = datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+        self.starts_utc = [datetime.fromtimestamp(ts, UTC) for ts in self.starts]
         self.slots = [
             ((first_weekday + position // 24) % 7) * 24 + position % 24
             for position in range(len(self.starts))
