@@ -765,6 +765,30 @@ def test_columns_read_from_stored_items_give_the_same_summary(case: tuple[Any, .
     assert from_items == from_models
 
 
+def test_turn_keys_handed_over_with_the_items_give_the_same_summary() -> None:
+    # Given a week's turns as stored items, and their keys as the store makes them
+    facts = random_week(*CASES[0])
+    items = [stored_item(vars(t)) for t in facts.turns]
+    keys = [t.key for t in facts.turns]
+
+    def summary_from(keys_given: list[str] | None) -> dict[str, Any]:
+        columns = WeekColumns()
+        columns.add_messages(stored_item(vars(m)) for m in facts.messages)
+        columns.add_turns(items, keys_given)
+        return summary_of(replace(facts, messages=[], turns=[], columns=columns))
+
+    # When the columns take the keys given, or make them
+    given, made = summary_from(keys), summary_from(None)
+    # Then the summaries are the same
+    assert given == made
+    # and the breach rows name their turns by the keys given (the computation makes none)
+    rows = summary_from([f"given:{key}" for key in keys])["metrics"]["breaches"]
+    assert rows and all(row["turn"].startswith("given:") for row in rows)
+    # and keys that do not match the turns one for one are refused
+    with pytest.raises(ValueError):
+        WeekColumns().add_turns(items, keys[:-1])
+
+
 def utc_times(turn: Turn) -> dict[str, Any]:
     return {
         name: value.astimezone(UTC)

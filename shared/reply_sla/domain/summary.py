@@ -268,7 +268,8 @@ class WeekColumns:
     def add_turns(
         self, turns: Iterable[Mapping[str, Any]], keys: Iterable[str] | None = None
     ) -> None:
-        """The turns' fields, and their keys in the same order when the caller has them."""
+        """The turns' fields, and their keys (`Turn.key`, which the open turns of earlier weeks are
+        matched by) in the same order when the caller has them."""
         accounts = self.accounts
         statuses, kinds, priorities = _STATUSES, _KINDS, _PRIORITIES
         answered = TurnStatus.ANSWERED
