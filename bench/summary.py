@@ -60,7 +60,7 @@ from reply_sla.domain.models import (  # noqa: E402
     TurnKind,
     TurnStatus,
 )
-from reply_sla.domain.summary import WeekColumns, WeekFacts, turn_key_of, weekly_summary  # noqa: E402
+from reply_sla.domain.summary import WeekColumns, WeekFacts, weekly_summary  # noqa: E402
 from reply_sla.domain.weeks import week_bounds, weeks_before  # noqa: E402
 from reply_sla.local.provision import provision_table  # noqa: E402
 from reply_sla.ports import SignedLink  # noqa: E402
@@ -302,11 +302,7 @@ def pure(turn_count: int) -> bool:
     cpu, wall = time.process_time(), time.perf_counter()
     columns = WeekColumns()
     columns.add_messages(message_items)
-    # Each turn once by its key, as the store finds them (`week_records`).
-    unique: dict[str, dict[str, Any]] = {}
-    for item in turn_items:
-        unique.setdefault(turn_key_of(item), item)
-    columns.add_turns(unique.values(), unique.keys())
+    columns.add_stored_turns(turn_items)  # as the store does (`week_records`)
     reading = time.process_time() - cpu
     facts = replace(facts, columns=columns)
     runs: list[float] = []

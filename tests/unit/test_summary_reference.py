@@ -789,6 +789,29 @@ def test_turn_keys_handed_over_with_the_items_give_the_same_summary() -> None:
         WeekColumns().add_turns(items, keys[:-1])
 
 
+def test_stored_turns_are_read_once_each_by_their_key() -> None:
+    # Given a week's stored turn items, one of them read twice (as overlapping ranges would)
+    facts = random_week(*CASES[0])
+    items = [stored_item(vars(t)) for t in facts.turns]
+
+    def summary_from(turn_items: list[dict[str, Any]]) -> dict[str, Any]:
+        columns = WeekColumns()
+        columns.add_messages(stored_item(vars(m)) for m in facts.messages)
+        columns.add_stored_turns(turn_items)
+        return summary_of(replace(facts, messages=[], turns=[], columns=columns))
+
+    # When the store's way of reading them puts them into columns
+    once, twice = summary_from(items), summary_from([*items, dict(items[0])])
+    # Then the repeated item counts once, and every turn is in the columns with its key
+    assert twice == once
+    assert once["metrics"]["turns_opened"] > 0
+    columns = WeekColumns()
+    columns.add_stored_turns([*items, dict(items[0])])
+    assert sorted(k for w in columns.accounts.values() for k in w.key) == sorted(
+        {t.key for t in facts.turns}
+    )
+
+
 def utc_times(turn: Turn) -> dict[str, Any]:
     return {
         name: value.astimezone(UTC)

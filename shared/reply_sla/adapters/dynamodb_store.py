@@ -40,7 +40,7 @@ from reply_sla.domain.models import (
     TurnStatus,
 )
 from reply_sla.domain.pauses import PauseState, Snooze, TurnSchedule
-from reply_sla.domain.summary import WeekColumns, WeekRecords, turn_key_of
+from reply_sla.domain.summary import WeekColumns, WeekRecords
 from reply_sla.domain.weeks import iso_utc, week_bounds, week_of
 from reply_sla.errors import StoreConflict, StoreUnavailable
 
@@ -1318,12 +1318,7 @@ class DynamoThreadStore:
         if as_columns:
             columns = WeekColumns()
             columns.add_messages(itertools.chain(found["inbound"], found["outbound"]))
-            # Each turn once by its key, as the model path keeps them (the ranges are disjoint
-            # by construction; this guards the summary against counting a turn twice).
-            unique: dict[str, dict[str, Any]] = {}
-            for item in found["turns"]:
-                unique.setdefault(turn_key_of(item), item)
-            columns.add_turns(unique.values(), unique.keys())
+            columns.add_stored_turns(found["turns"])
             return WeekRecords(
                 inbound=[],
                 outbound=[],

@@ -228,8 +228,8 @@ class WeekColumns:
     Built from models (`of`) or directly from stored items: `add_messages` and `add_turns`
     take each item's fields by name, as `Message` / `Turn` would be validated from them
     (enums as members or their text, times as aware datetimes, optional fields absent or None).
-    Add the messages before the turns, each turn once (by its key; the store, which has made
-    the keys to find each turn once, hands them over).
+    Add the messages before the turns, each turn once (by its key: `add_stored_turns` finds
+    each once and hands the keys it made over with the items).
     """
 
     def __init__(self) -> None:
@@ -300,6 +300,15 @@ class WeekColumns:
             week.paused.append(bool(pauses) or fields.get("snoozed_at") is not None)
             week.key.append(key)
             week.source.append(fields)
+
+    def add_stored_turns(self, items: Iterable[Mapping[str, Any]]) -> None:
+        """Stored turn items as the store reads them: each turn once by its key (the query
+        ranges are disjoint by construction; this guards the summary against counting a turn
+        twice, as the model path keeps them), the keys handed over with the items."""
+        unique: dict[str, Mapping[str, Any]] = {}
+        for item in items:
+            unique.setdefault(turn_key_of(item), item)
+        self.add_turns(unique.values(), unique.keys())
 
     def only(self, keep: Callable[[str, str], bool]) -> WeekColumns:
         """The columns of the accounts kept: keep(channel, account_id)."""
