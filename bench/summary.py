@@ -247,25 +247,29 @@ def report(label: str, value: float, target: float, unit: str, fmt: str = "{:.2f
 
 def _as_stored(fields: dict[str, Any], names: frozenset[str] | None = None) -> dict[str, Any]:
     """A model's fields as the store hands an item read back to `WeekColumns` (see
-    `DynamoThreadStore.week_records(as_columns=True)`): enums and pauses as text, times as UTC
-    datetimes, whole numbers as ints, absent values left out; messages only with the fields the
-    summary reads."""
+    `DynamoThreadStore.week_records(as_columns=True)`): enums and pauses as text, times as the
+    text the table holds (as pydantic writes a UTC time: "...Z"), whole numbers as ints,
+    absent values left out; messages only with the fields the summary reads."""
     item: dict[str, Any] = {}
     for name, value in fields.items():
         if value is None or (names is not None and name not in names):
             continue
         if name == "pauses":
-            value = [[since.isoformat(), until.isoformat()] for since, until in value]
+            value = [[_stored_time(since), _stored_time(until)] for since, until in value]
         elif isinstance(value, datetime):
-            # Parsed anew, as the store parses each item's times (`_plain_item`): the objects
-            # of an item are made together, in the order the items are read.
-            value = datetime.fromisoformat(value.isoformat())
+            value = _stored_time(value)
         elif isinstance(value, float) and value.is_integer():
             value = int(value)
         elif hasattr(value, "value"):
             value = value.value
         item[name] = value
     return item
+
+
+def _stored_time(at: datetime) -> str:
+    """A time as the table holds it (`model_dump(mode="json")` of a UTC time)."""
+    text = at.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
 
 
 def pure(turn_count: int) -> bool:

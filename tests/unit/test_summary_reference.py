@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import TypeAdapter
 
 from reply_sla.domain.aggregates import history_from
 from reply_sla.domain.models import (
@@ -39,6 +40,7 @@ from reply_sla.domain.summary import (
     BROADCAST_CHANNELS,
     WeekColumns,
     WeekFacts,
+    _isoformat,
     breach_row,
     week_metrics,
     weekly_summary,
@@ -730,15 +732,18 @@ def test_the_random_weeks_have_every_kind_of_figure() -> None:
     assert all(len(m["silent_stretches"]) == 5 for m in summaries)
 
 
-def stored_item(fields: Mapping[str, Any]) -> dict[str, Any]:
+def stored_item(fields: Mapping[str, Any], times_as_text: bool = False) -> dict[str, Any]:
     """A model's fields as the store reads an item back: enums and pauses as text, times as
-    UTC datetimes, whole seconds as ints, None left out."""
+    UTC datetimes (or, with `times_as_text`, the text the table holds, as `week_records`
+    hands it over), whole seconds as ints, None left out."""
     item: dict[str, Any] = {"pk": "THREAD#x", "sk": "TURN#00001", "week_sk": "TURN#..."}
     for name, value in fields.items():
         if value is None:
             continue
         if isinstance(value, datetime):
             value = value.astimezone(UTC)
+            if times_as_text:
+                value = stored_text(name, value)
         elif isinstance(value, float) and value.is_integer():
             value = int(value)
         elif name == "pauses":
@@ -763,6 +768,51 @@ def test_columns_read_from_stored_items_give_the_same_summary(case: tuple[Any, .
         replace(facts, turns=[t.model_copy(update=utc_times(t)) for t in facts.turns])
     )
     assert from_items == from_models
+
+
+def stored_text(name: str, value: datetime) -> str:
+    """A time as the table holds it: as pydantic writes a model ("...Z"), or, for a deadline
+    a later update moved, as `isoformat()` writes it ("+00:00")."""
+    if name == "due_at" and value.second % 2:
+        return value.isoformat()
+    text: str = TypeAdapter(datetime).dump_python(value, mode="json")
+    return text
+
+
+@pytest.mark.parametrize("case", CASES[:3], ids=[f"seed{c[0]}" for c in CASES[:3]])
+def test_stored_items_with_times_as_the_table_holds_them_give_the_same_summary(
+    case: tuple[Any, ...],
+) -> None:
+    # Given a week's stored items, read once with their times parsed and once with their times
+    # left as the text the table holds ("...Z", and "+00:00" where an update wrote it)
+    facts = random_week(*case)
+
+    def summary_from(times_as_text: bool) -> dict[str, Any]:
+        columns = WeekColumns()
+        columns.add_messages(stored_item(vars(m), times_as_text) for m in facts.messages)
+        columns.add_stored_turns(stored_item(vars(t), times_as_text) for t in facts.turns)
+        return summary_of(replace(facts, messages=[], turns=[], columns=columns))
+
+    parsed, text = summary_from(False), summary_from(True)
+    # Then the summaries are the same, breach rows (with times) included
+    assert text == parsed
+    metrics = text["metrics"]
+    assert metrics["breaches"] and metrics["open_overdue"]
+    assert all(row["due_at"].endswith("+00:00") for row in metrics["breaches"])
+
+
+def test_a_time_as_the_table_holds_it_is_shown_as_isoformat_writes_it() -> None:
+    cases = [
+        datetime(2026, 11, 18, 9, 30, tzinfo=UTC),
+        datetime(2026, 11, 18, 9, 30, 5, 120000, tzinfo=UTC),
+        datetime(2026, 11, 18, 9, 30, 5, 7, tzinfo=UTC),
+        datetime(2026, 11, 18, 10, 30, tzinfo=timezone(timedelta(hours=1))),
+    ]
+    for at in cases:
+        pydantic_text = TypeAdapter(datetime).dump_python(at, mode="json")
+        assert _isoformat(pydantic_text) == at.isoformat()
+        assert _isoformat(at.isoformat()) == at.isoformat()
+        assert _isoformat(at) == at.isoformat()
 
 
 def test_turn_keys_handed_over_with_the_items_give_the_same_summary() -> None:

@@ -1150,11 +1150,15 @@ class DynamoThreadStore:
             ),
         }
 
-    def _paged(self, counter: _ReadCount, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """A query's items as plain values (timestamps as UTC datetimes), counting reads.
+    def _paged(
+        self, counter: _ReadCount, *, parse_times: bool = True, **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        """A query's items as plain values (timestamps as UTC datetimes, or left as the text the
+        table holds without `parse_times`), counting reads.
 
         The items skip botocore's shape-by-shape parsing (most of the CPU time of reading a busy
         week): their DynamoDB JSON is taken from the response as it came (see `_raw_items`)."""
+        plain = _plain_item if parse_times else _plain_values
         self._client.meta.events.register(
             "before-parse.dynamodb.Query", _raw_items, unique_id="replysla-raw-query-items"
         )
@@ -1168,7 +1172,7 @@ class DynamoThreadStore:
             counter.requests += 1
             counter.items += int(response.get("ScannedCount", len(response.get("Items", []))))
             for item in response.get("Items", []):
-                yield _plain_item(item)
+                yield plain(item)
             last = response.get("LastEvaluatedKey")
             if not last:
                 return
@@ -1186,7 +1190,9 @@ class DynamoThreadStore:
         ) -> tuple[list[Any], _ReadCount]:
             model, spec = step
             counter = _ReadCount()
-            return [model(item) for item in self._paged(counter, **spec)], counter
+            # Items handed over as read (`_as_read`) keep their times as the table's text.
+            items = self._paged(counter, parse_times=model is not _as_read, **spec)
+            return [model(item) for item in items], counter
 
         total = _ReadCount()
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
@@ -1289,7 +1295,10 @@ class DynamoThreadStore:
         message: Callable[[dict[str, Any]], Any] = Message.model_validate
         turn: Callable[[dict[str, Any]], Any] = Turn.model_validate
         if as_columns:
-            message = turn = _same
+            # The items as read, times as the table's text: the columns parse the three times
+            # of a turn they use and show that text in a breach row (no time of a million
+            # items is parsed only to be written back as text).
+            message = turn = _as_read
         Step = tuple[Callable[[dict[str, Any]], Any], dict[str, Any]]
         parts: dict[str, list[Step]] = {
             "inbound": [
@@ -1543,12 +1552,16 @@ def _plain(value: Any) -> Any:
     return _from_dynamo(_deserializer.deserialize(value))
 
 
-def _same(item: dict[str, Any]) -> dict[str, Any]:
+def _as_read(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def _plain_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in item.items()}
+
+
 def _plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: _plain(v) for k, v in item.items()}
+    out = _plain_values(item)
     for name in _TIME_FIELDS.intersection(out):
         text = out[name]
         if isinstance(text, str):

@@ -227,7 +227,10 @@ class WeekColumns:
 
     Built from models (`of`) or directly from stored items: `add_messages` and `add_turns`
     take each item's fields by name, as `Message` / `Turn` would be validated from them
-    (enums as members or their text, times as aware datetimes, optional fields absent or None).
+    (enums as members or their text, times as aware datetimes or their ISO 8601 text as the
+    table holds it, optional fields absent or None). A turn's stored text of its times is kept
+    in `source` and shown as it is in its breach row: written once, when stored, not again for
+    each summary.
     Add the messages before the turns, each turn once (by its key: `add_stored_turns` finds
     each once and hands the keys it made over with the items).
     """
@@ -250,14 +253,18 @@ class WeekColumns:
     def add_messages(self, messages: Iterable[Mapping[str, Any]]) -> None:
         accounts = self.accounts
         inbound_dir, outbound_dir = Direction.INBOUND, Direction.OUTBOUND
+        parse_time = datetime.fromisoformat
         for fields in messages:
             account = fields["account_id"]
             week = accounts.get(account) or self._account(account, fields["channel"])
             direction = _DIRECTIONS[fields["direction"]]
+            created = fields["created_at"]
+            if created.__class__ is str:
+                created = parse_time(created)
             if direction is inbound_dir:
-                week.inbound_at.append(fields["created_at"])
+                week.inbound_at.append(created)
             elif direction is outbound_dir:
-                week.post_at.append(fields["created_at"].timestamp())
+                week.post_at.append(created.timestamp())
                 thread = fields.get("thread_id")
                 week.post_reply.append(
                     fields.get("parent_id") is not None
@@ -276,24 +283,37 @@ class WeekColumns:
         if keys is None:
             turns = list(turns)
             keys = map(turn_key_of, turns)
+        parse_time = datetime.fromisoformat
         for key, fields in zip(keys, turns, strict=True):
             pauses = fields.get("pauses")
-            if pauses and not isinstance(pauses[0][0], datetime):
-                # A stored item's pauses are text: read them as the model does.
+            if (pauses and pauses[0][0].__class__ is str) or fields.get(
+                "snoozed_at"
+            ).__class__ is str:
+                # A stored item's pauses and snooze are text: read them as the model does (a
+                # few turns; their waits are measured from `source`).
                 fields = vars(Turn.model_validate(fields))
             account = fields["account_id"]
             week = accounts.get(account) or self._account(account, fields["channel"])
             status = statuses[fields["status"]]
+            opened = fields["opened_at"]
             replied = fields.get("replied_at")
+            due = fields["due_at"]
+            # Times as the table holds them (text) are read here; `source` keeps the text.
+            if opened.__class__ is str:
+                opened = parse_time(opened)
+            if due.__class__ is str:
+                due = parse_time(due)
+            if replied.__class__ is str:
+                replied = parse_time(replied)
             business = fields.get("response_seconds")
             week.status.append(status)
             week.kind.append(kinds[fields["kind"]])
             week.priority.append(priorities[fields.get("priority", "normal")])
-            week.opened.append(fields["opened_at"].timestamp())
+            week.opened.append(opened.timestamp())
             week.replied.append(
                 replied.timestamp() if status is answered and replied is not None else NOT_ANSWERED
             )
-            week.due.append(fields["due_at"])
+            week.due.append(due)
             week.business.append(UNMEASURED if business is None else business)
             week.breached.append(fields.get("breached", False))
             week.target.append(fields["target_seconds"])
@@ -399,14 +419,25 @@ def breach_row(turn: Turn, now: datetime, key: str | None = None) -> dict[str, A
 
 
 def _row(fields: Mapping[str, Any], now: datetime, key: str) -> dict[str, Any]:
-    """`breach_row` of a turn's fields by name (a model's, or a stored item's)."""
+    """`breach_row` of a turn's fields by name (a model's, or a stored item's, whose times may
+    be the text the table holds)."""
     get = fields.get
     status = fields["status"]
     answered = status == TurnStatus.ANSWERED
-    replied = get("replied_at")
-    if not answered or replied is None or replied > now:
-        replied = None
     opened = fields["opened_at"]
+    opened_text = _isoformat(opened)
+    if opened.__class__ is str:
+        opened = datetime.fromisoformat(opened)
+    replied = get("replied_at")
+    replied_text = None
+    if answered and replied is not None:
+        replied_text = _isoformat(replied)
+        if replied.__class__ is str:
+            replied = datetime.fromisoformat(replied)
+        if replied > now:
+            replied = replied_text = None
+    else:
+        replied = None
     account = fields["account_id"]
     return {
         "turn": key,
@@ -416,9 +447,9 @@ def _row(fields: Mapping[str, Any], now: datetime, key: str) -> dict[str, Any]:
         # str() of a StrEnum is its value, without the enum machinery (a hot path).
         "priority": str(get("priority", "normal")),
         "customer": (get("author_handle") or get("author_name") or "")[:CUSTOMER_CHARS],
-        "opened_at": _isoformat(opened),
+        "opened_at": opened_text,
         "due_at": _isoformat(fields["due_at"]),
-        "replied_at": _isoformat(replied) if replied else None,
+        "replied_at": replied_text,
         "waited_seconds": round(((replied or now) - opened).total_seconds()),
         "target_seconds": fields["target_seconds"],
         "status": str(status) if replied or not answered else "open",
@@ -430,14 +461,27 @@ def _row(fields: Mapping[str, Any], now: datetime, key: str) -> dict[str, Any]:
     }
 
 
+def _instant(value: datetime | str) -> datetime:
+    """A time of a turn's fields: a datetime, or the ISO 8601 text a stored item holds."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 # "YYYY-MM-DDT" of each day a time was written for (a week's rows fall on a few dozen days).
 _DAY_PREFIXES: dict[date, str] = {}
 
 
-def _isoformat(at: datetime) -> str:
-    """`at.isoformat()`. A UTC time (as the store reads every time) is written as its day's
-    prefix, its time of day and the offset as text: the same characters in about half the
-    time (a breach row shows three times, and a busy week has 100,000s of rows)."""
+def _isoformat(at: datetime | str) -> str:
+    """`at.isoformat()`, of a datetime or of the ISO 8601 text a stored item holds.
+
+    The table holds times as pydantic writes them ("...Z" for UTC): that text with the offset
+    spelled "+00:00" is `isoformat()` of the time it reads as, with nothing formatted. A UTC
+    time is written as its day's prefix, its time of day and the offset: the same characters
+    in about half the time of `isoformat()` (a breach row shows three times, and a busy week
+    has 100,000s of rows)."""
+    if isinstance(at, str):
+        if at[-1:] == "Z":
+            return f"{at[:-1]}+00:00"
+        return datetime.fromisoformat(at).isoformat()
     if at.tzinfo is not UTC:
         return at.isoformat()
     day = at.date()
@@ -456,9 +500,12 @@ _Late = tuple[float, str, int, dict[str, Any], str, bool]
 _COMPLAINTS = frozenset({Priority.HIGH, Priority.URGENT})
 
 
-def _late(fields: Mapping[str, Any], now: datetime, key: str, index: int) -> _Late:
+def _late(
+    fields: Mapping[str, Any], now: datetime, key: str, index: int, due_at: datetime
+) -> _Late:
+    """`due_at` is the turn's deadline (its column's, read once)."""
     return (
-        fields["due_at"].timestamp(),
+        due_at.timestamp(),
         key,
         index,
         _row(fields, now, key),
@@ -754,7 +801,7 @@ def _tally_week(facts: WeekFacts, hours: LocalHours) -> _Pass:
             t.wait_starts.append(x)
             t.wait_ends.append(y)
         if turn.due_at < now:
-            t.overdue.append(_late(fields, now, key, index))
+            t.overdue.append(_late(fields, now, key, index, turn.due_at))
 
     start_utc, end_utc, now_utc = period.start_utc, period.end_utc, period.now_utc
     opened_at_of: dict[tuple[str, str, int], datetime] | None = None
@@ -791,7 +838,7 @@ def _opened_at_by_turn(
 ) -> dict[tuple[str, str, int], datetime]:
     """When each turn opened, by (account, thread, seq): the week's turns, then the open ones."""
     found = {
-        (f["account_id"], f["thread_id"], f["seq"]): f["opened_at"]
+        (f["account_id"], f["thread_id"], f["seq"]): _instant(f["opened_at"])
         for week in columns.accounts.values()
         for f in week.source
     }
@@ -962,7 +1009,7 @@ def _tally_turns(
                 due += 1
                 if breached:
                     fields = sources[i]
-                    late = _late(fields, now, keys[i], first + i)
+                    late = _late(fields, now, keys[i], first + i, due_at)
                     _count_breach(t, late, fields, position, slots, zone)
                 else:
                     on_time += 1
@@ -999,7 +1046,7 @@ def _tally_turns(
                 wait_end(horizon_ts)
         if due_at < now_utc:
             fields = sources[i]
-            late_row = _late(fields, now, keys[i], first + i)
+            late_row = _late(fields, now, keys[i], first + i, due_at)
             overdue_turn(late_row)
         position = -1
         if start_ts <= opened_ts < end_ts:
@@ -1051,7 +1098,7 @@ def _count_breach(
             seen[1] = late
     if late[5]:
         t.complainers.add(author)
-    slot = slots[position] if position >= 0 else local_slot(fields["opened_at"], zone)
+    slot = slots[position] if position >= 0 else local_slot(_instant(fields["opened_at"]), zone)
     t.heat_breaches[slot] += 1
     t.breach_kinds[(fields["channel"], fields.get("private", False), slot // 24)] += 1
 
