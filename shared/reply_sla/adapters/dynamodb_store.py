@@ -1295,9 +1295,9 @@ class DynamoThreadStore:
         message: Callable[[dict[str, Any]], Any] = Message.model_validate
         turn: Callable[[dict[str, Any]], Any] = Turn.model_validate
         if as_columns:
-            # The items as read, times as the table's text: the columns parse the three times
-            # of a turn they use and show that text in a breach row (no time of a million
-            # items is parsed only to be written back as text).
+            # The items as read, times as the table's text: the columns parse the times they
+            # use and a breach row shows the text (no time of a million items is parsed only
+            # to be written back as text).
             message = turn = _as_read
         Step = tuple[Callable[[dict[str, Any]], Any], dict[str, Any]]
         parts: dict[str, list[Step]] = {

@@ -426,14 +426,12 @@ def _row(fields: Mapping[str, Any], now: datetime, key: str) -> dict[str, Any]:
     answered = status == TurnStatus.ANSWERED
     opened = fields["opened_at"]
     opened_text = _isoformat(opened)
-    if opened.__class__ is str:
-        opened = datetime.fromisoformat(opened)
+    opened = _instant(opened)
     replied = get("replied_at")
     replied_text = None
     if answered and replied is not None:
         replied_text = _isoformat(replied)
-        if replied.__class__ is str:
-            replied = datetime.fromisoformat(replied)
+        replied = _instant(replied)
         if replied > now:
             replied = replied_text = None
     else:
