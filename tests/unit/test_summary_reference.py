@@ -46,6 +46,7 @@ from reply_sla.domain.summary import (
     weekly_summary,
 )
 from reply_sla.domain.weeks import week_bounds, weeks_before
+from tests.unit import builders
 from tests.unit.builders import turn_event
 
 ACCOUNTS = [
@@ -880,3 +881,54 @@ def test_a_scope_of_the_columns_is_the_scope_of_the_models() -> None:
     assert week_metrics(replace(facts, columns=columns).only(only_x)) == week_metrics(
         facts.only(only_x)
     )
+
+
+def test_a_wait_is_rounded_to_seconds_as_its_exact_times_give_it() -> None:
+    # Given turns answered late, and turns still open, whose waits are a whole number of
+    # seconds and a half to the microsecond (or a microsecond either side of it), opened at
+    # fractions of a second that a double does not hold exactly
+    halves = [(s, 500_000 + d) for s in (7, 8) for d in (-1, 0, 1)]
+    turns = []
+    for micro in range(1, 1_000_000, 97_001):
+        opened = datetime(2026, 11, 18, 9, 30, tzinfo=UTC) + timedelta(microseconds=micro)
+        for seconds, micros in halves:
+            wait = timedelta(hours=2, seconds=seconds, microseconds=micros)
+            turns.append(builders.turn(opened, replied_at=opened + wait))
+            wait = timedelta(hours=30, seconds=seconds, microseconds=micros + micro)
+            turns.append(builders.turn(builders.NOW - wait))
+    week = builders.facts(turns=turns)
+
+    def waits_shown(summary: dict[str, Any]) -> dict[str, int]:
+        rows = [*summary["metrics"]["breaches"], *summary["open_overdue_turns"]]
+        return {row["turn"]: row["waited_seconds"] for row in rows}
+
+    # When the summary is made from the models, and from stored items with times as text
+    columns = WeekColumns()
+    columns.add_stored_turns(stored_item(vars(t), times_as_text=True) for t in turns)
+    from_models = waits_shown(summary_of(week))
+    from_items = waits_shown(summary_of(replace(week, turns=[], columns=columns)))
+    # Then every wait is its exact length rounded half to even, both ways
+    exact = {
+        t.key: round(((t.replied_at or builders.NOW) - t.opened_at).total_seconds()) for t in turns
+    }
+    assert from_models == exact
+    assert from_items == exact
+    assert {w % 2 for w in exact.values()} == {0, 1}
+
+
+def test_a_wait_across_a_power_of_two_seconds_is_rounded_as_its_exact_times_give_it() -> None:
+    # Given turns answered a whole number of seconds and a half after they opened, opened just
+    # before 2**31 seconds after the epoch (2038-01-19 03:14:08 UTC) and answered after it,
+    # where a double's step doubles: the two instants' doubles are off by different amounts
+    edge = datetime.fromtimestamp(2**31, UTC)
+    turns = [
+        builders.turn(opened, replied_at=opened + timedelta(seconds=seconds, microseconds=500_000))
+        for micro in range(1, 1_000_000, 9_973)
+        for opened in [edge - timedelta(seconds=3, microseconds=micro)]
+        for seconds in (6, 7)
+    ]
+    # When each is shown as a breach row
+    now = edge + timedelta(days=1)
+    waits = [breach_row(t, now)["waited_seconds"] for t in turns]
+    # Then each wait is its exact length rounded half to even
+    assert waits == [round((t.replied_at - t.opened_at).total_seconds()) for t in turns]

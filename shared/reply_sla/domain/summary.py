@@ -415,27 +415,51 @@ def _open_at(turn: Turn, now: datetime) -> bool:
 def breach_row(turn: Turn, now: datetime, key: str | None = None) -> dict[str, Any]:
     """One breach (or overdue turn) as the files show it: where, who, how long, whose.
     `key` is the turn's key when the caller has it already."""
-    return _row(vars(turn), now, key or turn.key)
+    fields = vars(turn)
+    return _row(fields, now, key or turn.key, *_instants(fields), now.timestamp())
 
 
-def _row(fields: Mapping[str, Any], now: datetime, key: str) -> dict[str, Any]:
+def _instants(fields: Mapping[str, Any]) -> tuple[float, float]:
+    """A turn's opening and reply instants as its columns hold them (`AccountWeek.opened` and
+    `AccountWeek.replied`: NOT_ANSWERED unless it was answered)."""
+    replied = fields.get("replied_at")
+    opened_ts = _instant(fields["opened_at"]).timestamp()
+    if replied is None or fields["status"] != TurnStatus.ANSWERED:
+        return opened_ts, NOT_ANSWERED
+    return opened_ts, _instant(replied).timestamp()
+
+
+# A wait this close to a whole number and a half of seconds is measured exactly before it is
+# rounded (see _row): far wider than what the difference of two instants' doubles can be off
+# by (a few tenths of a microsecond) for centuries to come.
+_NEAR_HALF = 1e-5
+
+
+def _row(
+    fields: Mapping[str, Any],
+    now: datetime,
+    key: str,
+    opened_ts: float,
+    replied_ts: float,
+    now_ts: float,
+) -> dict[str, Any]:
     """`breach_row` of a turn's fields by name (a model's, or a stored item's, whose times may
-    be the text the table holds)."""
+    be the text the table holds), with its opening and reply instants as its columns hold them
+    and `now` as a timestamp too.
+
+    The wait is the difference of those doubles, rounded to whole seconds: what the exact
+    times (whole microseconds) round to, except near a whole number and a half of seconds,
+    where the doubles' last bits could tip it (two instants either side of a power of two
+    seconds are off by different amounts); such a wait is measured from the times themselves,
+    as `breach_row` of a model always did (no time is parsed for the others)."""
     get = fields.get
     status = fields["status"]
-    answered = status == TurnStatus.ANSWERED
-    opened = fields["opened_at"]
-    opened_text = _isoformat(opened)
-    opened = _instant(opened)
-    replied = get("replied_at")
-    replied_text = None
-    if answered and replied is not None:
-        replied_text = _isoformat(replied)
-        replied = _instant(replied)
-        if replied > now:
-            replied = replied_text = None
-    else:
-        replied = None
+    replied_by_now = replied_ts <= now_ts
+    waited = (replied_ts if replied_by_now else now_ts) - opened_ts
+    seconds = round(waited)
+    if abs(abs(waited - seconds) - 0.5) < _NEAR_HALF:
+        until = _instant(fields["replied_at"]) if replied_by_now else now
+        seconds = round((until - _instant(fields["opened_at"])).total_seconds())
     account = fields["account_id"]
     return {
         "turn": key,
@@ -445,12 +469,15 @@ def _row(fields: Mapping[str, Any], now: datetime, key: str) -> dict[str, Any]:
         # str() of a StrEnum is its value, without the enum machinery (a hot path).
         "priority": str(get("priority", "normal")),
         "customer": (get("author_handle") or get("author_name") or "")[:CUSTOMER_CHARS],
-        "opened_at": opened_text,
+        "opened_at": _isoformat(fields["opened_at"]),
         "due_at": _isoformat(fields["due_at"]),
-        "replied_at": replied_text,
-        "waited_seconds": round(((replied or now) - opened).total_seconds()),
+        "replied_at": _isoformat(fields["replied_at"]) if replied_by_now else None,
+        "waited_seconds": seconds,
         "target_seconds": fields["target_seconds"],
-        "status": str(status) if replied or not answered else "open",
+        # An answer after `now` has not happened yet: the turn is shown open.
+        "status": str(status)
+        if replied_by_now or status != TurnStatus.ANSWERED
+        else TurnStatus.OPEN.value,
         "owner": account,
         "author_id": fields["author_id"][:CUSTOMER_CHARS],
         "kind": str(fields["kind"]),
@@ -499,14 +526,20 @@ _COMPLAINTS = frozenset({Priority.HIGH, Priority.URGENT})
 
 
 def _late(
-    fields: Mapping[str, Any], now: datetime, key: str, index: int, due_at: datetime
+    fields: Mapping[str, Any],
+    now: datetime,
+    key: str,
+    index: int,
+    due_at: datetime,
+    instants: tuple[float, float, float],
 ) -> _Late:
-    """`due_at` is the turn's deadline (its column's, read once)."""
+    """`due_at` is the turn's deadline (its column's, read once); `instants` its opening and
+    reply instants and `now`, as `_row` takes them."""
     return (
         due_at.timestamp(),
         key,
         index,
-        _row(fields, now, key),
+        _row(fields, now, key, *instants),
         fields["author_id"],
         fields.get("priority", "normal") in _COMPLAINTS,
     )
@@ -799,7 +832,8 @@ def _tally_week(facts: WeekFacts, hours: LocalHours) -> _Pass:
             t.wait_starts.append(x)
             t.wait_ends.append(y)
         if turn.due_at < now:
-            t.overdue.append(_late(fields, now, key, index, turn.due_at))
+            instants = (*_instants(fields), period.now_ts)
+            t.overdue.append(_late(fields, now, key, index, turn.due_at, instants))
 
     start_utc, end_utc, now_utc = period.start_utc, period.end_utc, period.now_utc
     opened_at_of: dict[tuple[str, str, int], datetime] | None = None
@@ -1007,7 +1041,8 @@ def _tally_turns(
                 due += 1
                 if breached:
                     fields = sources[i]
-                    late = _late(fields, now, keys[i], first + i, due_at)
+                    instants = (opened_ts, replied_ts, now_ts)
+                    late = _late(fields, now, keys[i], first + i, due_at, instants)
                     _count_breach(t, late, fields, position, slots, zone)
                 else:
                     on_time += 1
@@ -1044,7 +1079,8 @@ def _tally_turns(
                 wait_end(horizon_ts)
         if due_at < now_utc:
             fields = sources[i]
-            late_row = _late(fields, now, keys[i], first + i, due_at)
+            instants = (opened_ts, replied_ts, now_ts)
+            late_row = _late(fields, now, keys[i], first + i, due_at, instants)
             overdue_turn(late_row)
         position = -1
         if start_ts <= opened_ts < end_ts:
