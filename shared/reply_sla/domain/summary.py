@@ -451,7 +451,7 @@ def _row(
     times (whole microseconds) round to, except near a whole number and a half of seconds,
     where the doubles' last bits could tip it (two instants either side of a power of two
     seconds are off by different amounts); such a wait is measured from the times themselves,
-    as `breach_row` of a model always did (no time is parsed for the others)."""
+    the only rows whose times are parsed here."""
     get = fields.get
     status = fields["status"]
     replied_by_now = replied_ts <= now_ts
